@@ -6,6 +6,9 @@ KBOX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export KBOX_ROOT
 : "${PROG:=$(basename "$0" .sh)}"
 
+# Say which command failed when set -e stops a script.
+trap 'printf "%s: error: exit %s at line %s: %s\n" "$PROG" "$?" "$LINENO" "$BASH_COMMAND" >&2' ERR
+
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
 
