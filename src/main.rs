@@ -1,0 +1,3 @@
+//! The `kbox` command line (wired up in a following change).
+
+fn main() {}
