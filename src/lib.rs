@@ -5,3 +5,4 @@
 //! to it through ptrace.
 
 pub mod lkl;
+pub mod oci;
