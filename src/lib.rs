@@ -4,5 +4,6 @@
 //! container's ext4 root image is mounted on it and the entrypoint's syscalls are redirected
 //! to it through ptrace.
 
+pub mod engine;
 pub mod lkl;
 pub mod oci;

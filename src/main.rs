@@ -1,3 +1,37 @@
-//! The `kbox` command line (wired up in a following change).
+//! The `kbox` command: runc-compatible CLI over the kbox library.
 
-fn main() {}
+mod cli;
+
+use clap::Parser;
+
+use cli::logging::{self, LogDestination};
+
+fn main() {
+    let cli = cli::Cli::parse_from(cli::normalize_args(std::env::args_os()));
+    let destination = match logging::init(
+        cli.global.log.as_deref(),
+        cli.global.log_format,
+        cli.global.debug,
+    ) {
+        Ok(destination) => destination,
+        Err(err) => {
+            eprintln!("kbox: {err:#}");
+            std::process::exit(1);
+        }
+    };
+    if cli.global.systemd_cgroup {
+        log::debug!("--systemd-cgroup accepted; kbox does not manage host cgroups");
+    }
+    match cli::dispatch(&cli) {
+        Ok(code) => std::process::exit(code),
+        Err(err) => {
+            // runc's way: the error goes to the log (where containerd's shim reads the last
+            // "error" record) and, as one line, to stderr (where podman reads it).
+            if destination == LogDestination::File {
+                log::error!("{err:#}");
+            }
+            eprintln!("kbox: {err:#}");
+            std::process::exit(1);
+        }
+    }
+}

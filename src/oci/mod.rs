@@ -5,6 +5,7 @@ pub mod bundle;
 pub mod default_config;
 pub mod features;
 pub mod hooks;
+pub mod lifecycle;
 pub mod mount_options;
 pub mod process;
 pub mod signal;

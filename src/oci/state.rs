@@ -16,7 +16,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{ContainerState, Spec};
 use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_ROOT: &str = "/run/kbox";
@@ -175,6 +175,27 @@ impl ContainerRecord {
             status if self.process_is_alive() => status,
             _ => Status::Stopped,
         }
+    }
+
+    /// The OCI `state` object that hooks receive on stdin, with `status` as given (the
+    /// spec fixes which status each hook sees).
+    pub fn oci_state(&self, status: Status) -> oci_spec::runtime::State {
+        let oci_status = match status {
+            Status::Creating => ContainerState::Creating,
+            Status::Created => ContainerState::Created,
+            // The spec has no paused state; a paused container still has its process.
+            Status::Running | Status::Paused => ContainerState::Running,
+            Status::Stopped => ContainerState::Stopped,
+        };
+        let mut state = oci_spec::runtime::State::default();
+        state
+            .set_version(self.config.version().clone())
+            .set_id(self.id.clone())
+            .set_status(oci_status)
+            .set_pid(self.pid.filter(|_| status != Status::Stopped))
+            .set_bundle(self.bundle.clone())
+            .set_annotations(Some(self.annotations.clone()).filter(|map| !map.is_empty()));
+        state
     }
 
     /// The JSON `kbox state` prints (runc's fields: the OCI state plus rootfs, created, owner).
@@ -432,6 +453,23 @@ impl LockedContainer {
     }
 }
 
+/// Writes `pid` (no newline, as runc does) to `path` atomically: clients poll for the file
+/// and must never read it half-written.
+pub fn write_pid_file(path: &Path, pid: i32) -> io::Result<()> {
+    let file_name = path.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "pid file path has no file name",
+        )
+    })?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(file_name);
+    temp_name.push(".tmp");
+    let temp = path.with_file_name(temp_name);
+    fs::write(&temp, pid.to_string())?;
+    fs::rename(&temp, path)
+}
+
 fn read_record(path: &Path) -> Result<ContainerRecord, StateError> {
     let bytes = fs::read(path).map_err(io_error(path))?;
     serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt {
@@ -548,6 +586,33 @@ mod tests {
         let listed = store.list().unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].record().id, "c1");
+    }
+
+    #[test]
+    fn hook_state_is_the_oci_state() {
+        let id = ContainerId::new("h").unwrap();
+        let mut rec = record(&id);
+        rec.pid = Some(42);
+        let json = serde_json::to_value(rec.oci_state(Status::Created)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"ociVersion": "1.0.2", "id": "h", "status": "created", "pid": 42, "bundle": "/b"})
+        );
+        let stopped = serde_json::to_value(rec.oci_state(Status::Stopped)).unwrap();
+        assert_eq!(stopped.get("pid"), None);
+    }
+
+    #[test]
+    fn pid_file_is_written_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pid");
+        write_pid_file(&path, 1234).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "1234");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
     }
 
     #[test]

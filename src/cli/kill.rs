@@ -1,0 +1,29 @@
+//! `kbox kill`: send a signal to a container's process.
+
+use kbox::engine;
+use kbox::oci::lifecycle;
+use kbox::oci::signal::Signal;
+
+use super::{container_id, GlobalOptions};
+
+#[derive(Debug, clap::Args)]
+pub struct KillArgs {
+    /// Container id
+    pub id: String,
+    /// Signal name (KILL or SIGKILL) or number
+    #[arg(default_value = "SIGTERM")]
+    pub signal: String,
+    /// Send the signal to every process of the container
+    #[arg(long, short = 'a')]
+    pub all: bool,
+}
+
+pub fn run(global: &GlobalOptions, args: &KillArgs) -> anyhow::Result<()> {
+    // Arguments are checked before any state is touched.
+    let signal = Signal::parse(&args.signal)?;
+    let id = container_id(&args.id)?;
+    let container = global.store().open(&id)?;
+    lifecycle::check_kill(container.record().current_status())?;
+    engine::signal(container.record(), signal, args.all)?;
+    Ok(())
+}
