@@ -36,8 +36,12 @@ impl Runtime {
 
     /// Puts a container record in the store directly, as a finished `create` would.
     fn add_record(&self, id: &str, status: Status, pid: Option<i32>) {
+        self.add_record_with_config(id, status, pid, r#"{"ociVersion": "1.0.2"}"#);
+    }
+
+    fn add_record_with_config(&self, id: &str, status: Status, pid: Option<i32>, config: &str) {
         let id = ContainerId::new(id).unwrap();
-        let spec = serde_json::from_str(r#"{"ociVersion": "1.0.2"}"#).unwrap();
+        let spec = serde_json::from_str(config).unwrap();
         let record = ContainerRecord::new(&id, "/bundle".into(), "/bundle/rootfs.img".into(), spec);
         let mut container = StateStore::new(self.root()).create(&id, record).unwrap();
         container.record_mut().status = status;
@@ -378,4 +382,25 @@ fn create_validates_the_bundle_and_leaves_nothing_behind_on_failure() {
         list.stdout.is_empty(),
         "a failed create leaves no container"
     );
+}
+
+#[test]
+fn delete_runs_poststop_hooks_with_the_stopped_state() {
+    let runtime = Runtime::new();
+    let out = runtime.dir.path().join("hook-stdin");
+    let config = format!(
+        r#"{{"ociVersion": "1.0.2", "hooks": {{
+            "poststop": [{{"path": "/bin/sh", "args": ["sh", "-c", "cat > {}"]}},
+                         {{"path": "/bin/false"}}]}}}}"#,
+        out.display()
+    );
+    runtime.add_record_with_config("hooked", Status::Stopped, None, &config);
+    let delete = runtime.kbox(&["delete", "hooked"]);
+    // A failing poststop hook is a warning; the delete still succeeds.
+    assert!(delete.status.success(), "{delete:?}");
+    assert!(stderr(&delete).contains("poststop hook /bin/false: exited with status 1"));
+    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(state["id"], "hooked");
+    assert_eq!(state["status"], "stopped");
+    assert_eq!(state["bundle"], "/bundle");
 }

@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 
 use kbox::engine::{self, CreateOptions};
 use kbox::oci::bundle::Bundle;
-use kbox::oci::hooks;
+use kbox::oci::hooks::{self, HookKind};
 use kbox::oci::state::{self, ContainerRecord, LockedContainer, Status};
 use kbox::oci::validate;
 
@@ -109,13 +109,10 @@ fn finish_create(
     options: &CreateOptionsArgs,
 ) -> anyhow::Result<()> {
     container.record_mut().set_process(pid)?;
-    if let Some(spec_hooks) = container.record().config.hooks().clone() {
-        let state_json = serde_json::to_vec(&container.record().oci_state(Status::Creating))?;
-        #[allow(deprecated)] // prestart is deprecated by the spec but still used
-        let prestart = spec_hooks.prestart().clone().unwrap_or_default();
-        hooks::run_hooks("prestart", &prestart, &state_json)?;
-        let create_runtime = spec_hooks.create_runtime().clone().unwrap_or_default();
-        hooks::run_hooks("createRuntime", &create_runtime, &state_json)?;
+    let record = container.record();
+    let state = record.oci_state(Status::Creating);
+    for kind in [HookKind::Prestart, HookKind::CreateRuntime] {
+        hooks::run_spec_hooks(kind, &record.config, &state)?;
     }
     container.record_mut().status = Status::Created;
     container.save()?;

@@ -3,11 +3,18 @@
 use std::time::Duration;
 
 use kbox::engine;
-use kbox::oci::hooks;
+use kbox::oci::hooks::{self, HookKind};
 use kbox::oci::lifecycle::{self, DeletePlan};
 use kbox::oci::state::{LockedContainer, StateError, Status};
 
-use super::{container_id, GlobalOptions};
+fn is_not_exist(err: &anyhow::Error) -> bool {
+    matches!(
+        err.downcast_ref::<StateError>(),
+        Some(StateError::NotExist(_))
+    )
+}
+
+use super::GlobalOptions;
 
 /// How long to wait for a killed container process to disappear.
 const KILL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -22,12 +29,11 @@ pub struct DeleteArgs {
 }
 
 pub fn run(global: &GlobalOptions, args: &DeleteArgs) -> anyhow::Result<()> {
-    let id = container_id(&args.id)?;
-    let container = match global.store().open(&id) {
+    let container = match global.open_container(&args.id) {
         Ok(container) => container,
         // As runc: deleting a container that is already gone is fine when forced.
-        Err(StateError::NotExist(_)) if args.force => return Ok(()),
-        Err(err) => return Err(err.into()),
+        Err(err) if args.force && is_not_exist(&err) => return Ok(()),
+        Err(err) => return Err(err),
     };
     delete_container(container, args.force)
 }
@@ -41,18 +47,10 @@ pub fn delete_container(container: LockedContainer, force: bool) -> anyhow::Resu
         engine::kill_and_wait(record, KILL_TIMEOUT)?;
     }
     engine::cleanup(record, container.dir())?;
-    let poststop = record
-        .config
-        .hooks()
-        .as_ref()
-        .and_then(|hooks| hooks.poststop().clone())
-        .unwrap_or_default();
-    if !poststop.is_empty() {
-        let state_json = serde_json::to_vec(&record.oci_state(Status::Stopped))?;
-        // The spec: a failing poststop hook is logged and deletion continues.
-        if let Err(err) = hooks::run_hooks("poststop", &poststop, &state_json) {
-            log::warn!("{err}");
-        }
+    let state = record.oci_state(Status::Stopped);
+    // The spec: a failing poststop hook is logged and deletion continues.
+    if let Err(err) = hooks::run_spec_hooks(HookKind::Poststop, &record.config, &state) {
+        log::warn!("{err}");
     }
     container.destroy()?;
     Ok(())

@@ -11,7 +11,7 @@ use kbox::oci::state;
 use kbox::oci::validate;
 
 use super::create::check_console_socket;
-use super::{container_id, GlobalOptions};
+use super::GlobalOptions;
 
 #[derive(Debug, clap::Args)]
 pub struct ExecArgs {
@@ -51,8 +51,7 @@ pub struct ExecArgs {
 
 /// Returns the process's exit code, or 0 when detached.
 pub fn run(global: &GlobalOptions, args: &ExecArgs) -> anyhow::Result<i32> {
-    let id = container_id(&args.id)?;
-    let container = global.store().open_shared(&id)?;
+    let container = global.open_container_shared(&args.id)?;
     lifecycle::check_exec(container.record().current_status())?;
     let process = match &args.process {
         Some(path) => process::read_process_file(path)?,

@@ -4,7 +4,7 @@ use kbox::engine;
 use kbox::oci::lifecycle;
 use kbox::oci::signal::Signal;
 
-use super::{container_id, GlobalOptions};
+use super::GlobalOptions;
 
 #[derive(Debug, clap::Args)]
 pub struct KillArgs {
@@ -21,8 +21,7 @@ pub struct KillArgs {
 pub fn run(global: &GlobalOptions, args: &KillArgs) -> anyhow::Result<()> {
     // Arguments are checked before any state is touched.
     let signal = Signal::parse(&args.signal)?;
-    let id = container_id(&args.id)?;
-    let container = global.store().open(&id)?;
+    let container = global.open_container(&args.id)?;
     lifecycle::check_kill(container.record().current_status())?;
     engine::signal(container.record(), signal, args.all)?;
     Ok(())

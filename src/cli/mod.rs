@@ -19,7 +19,7 @@ pub mod spec;
 pub mod start;
 pub mod state;
 
-use kbox::oci::state::{ContainerId, StateStore, DEFAULT_ROOT};
+use kbox::oci::state::{ContainerId, LockedContainer, StateStore, DEFAULT_ROOT};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -93,6 +93,16 @@ pub fn normalize_args(
 impl GlobalOptions {
     pub fn store(&self) -> StateStore {
         StateStore::new(&self.root)
+    }
+
+    /// Validates `raw_id` and locks that container exclusively (commands that change it).
+    pub fn open_container(&self, raw_id: &str) -> anyhow::Result<LockedContainer> {
+        Ok(self.store().open(&container_id(raw_id)?)?)
+    }
+
+    /// Validates `raw_id` and locks that container for reading (commands that only look).
+    pub fn open_container_shared(&self, raw_id: &str) -> anyhow::Result<LockedContainer> {
+        Ok(self.store().open_shared(&container_id(raw_id)?)?)
     }
 }
 

@@ -1,10 +1,10 @@
 //! `kbox pause`: suspend every process of a running container.
 
-use kbox::engine;
-use kbox::oci::lifecycle;
-use kbox::oci::state::Status;
+use kbox::engine::{self, EngineError};
+use kbox::oci::lifecycle::{self, LifecycleError};
+use kbox::oci::state::{ContainerRecord, Status};
 
-use super::{container_id, GlobalOptions};
+use super::GlobalOptions;
 
 #[derive(Debug, clap::Args)]
 pub struct PauseArgs {
@@ -13,11 +13,28 @@ pub struct PauseArgs {
 }
 
 pub fn run(global: &GlobalOptions, args: &PauseArgs) -> anyhow::Result<()> {
-    let id = container_id(&args.id)?;
-    let mut container = global.store().open(&id)?;
-    lifecycle::check_pause(container.record().current_status())?;
-    engine::pause(container.record())?;
-    container.record_mut().status = Status::Paused;
+    switch_pause_state(
+        global,
+        &args.id,
+        lifecycle::check_pause,
+        engine::pause,
+        Status::Paused,
+    )
+}
+
+/// The shared flow of pause and resume: check the status allows it, have the engine do it,
+/// record the new status.
+pub(super) fn switch_pause_state(
+    global: &GlobalOptions,
+    raw_id: &str,
+    check: fn(Status) -> Result<(), LifecycleError>,
+    act: fn(&ContainerRecord) -> Result<(), EngineError>,
+    new_status: Status,
+) -> anyhow::Result<()> {
+    let mut container = global.open_container(raw_id)?;
+    check(container.record().current_status())?;
+    act(container.record())?;
+    container.record_mut().status = new_status;
     container.save()?;
     Ok(())
 }

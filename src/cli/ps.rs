@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use kbox::engine;
 use kbox::oci::lifecycle;
 
-use super::{container_id, print_json, GlobalOptions};
+use super::{print_json, GlobalOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PsFormat {
@@ -28,8 +28,7 @@ pub struct PsArgs {
 }
 
 pub fn run(global: &GlobalOptions, args: &PsArgs) -> anyhow::Result<()> {
-    let id = container_id(&args.id)?;
-    let container = global.store().open_shared(&id)?;
+    let container = global.open_container_shared(&args.id)?;
     lifecycle::check_ps(container.record().current_status())?;
     let pids = engine::processes(container.record())?;
     match args.format {

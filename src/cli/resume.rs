@@ -4,7 +4,8 @@ use kbox::engine;
 use kbox::oci::lifecycle;
 use kbox::oci::state::Status;
 
-use super::{container_id, GlobalOptions};
+use super::pause::switch_pause_state;
+use super::GlobalOptions;
 
 #[derive(Debug, clap::Args)]
 pub struct ResumeArgs {
@@ -13,11 +14,11 @@ pub struct ResumeArgs {
 }
 
 pub fn run(global: &GlobalOptions, args: &ResumeArgs) -> anyhow::Result<()> {
-    let id = container_id(&args.id)?;
-    let mut container = global.store().open(&id)?;
-    lifecycle::check_resume(container.record().current_status())?;
-    engine::resume(container.record())?;
-    container.record_mut().status = Status::Running;
-    container.save()?;
-    Ok(())
+    switch_pause_state(
+        global,
+        &args.id,
+        lifecycle::check_resume,
+        engine::resume,
+        Status::Running,
+    )
 }

@@ -42,9 +42,7 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
     drop(container);
     let exit_code = engine::wait(&record)?;
     if !args.keep {
-        let id = super::container_id(&args.id)?;
-        let container = global.store().open(&id)?;
-        delete_container(container, true)?;
+        delete_container(global.open_container(&args.id)?, true)?;
     }
     Ok(exit_code)
 }

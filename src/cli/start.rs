@@ -1,11 +1,11 @@
 //! `kbox start`: run the user's program in a created container.
 
 use kbox::engine;
-use kbox::oci::hooks;
+use kbox::oci::hooks::{self, HookKind};
 use kbox::oci::lifecycle;
 use kbox::oci::state::{LockedContainer, Status};
 
-use super::{container_id, GlobalOptions};
+use super::GlobalOptions;
 
 #[derive(Debug, clap::Args)]
 pub struct StartArgs {
@@ -14,8 +14,7 @@ pub struct StartArgs {
 }
 
 pub fn run(global: &GlobalOptions, args: &StartArgs) -> anyhow::Result<()> {
-    let id = container_id(&args.id)?;
-    let mut container = global.store().open(&id)?;
+    let mut container = global.open_container(&args.id)?;
     start_container(&mut container)
 }
 
@@ -25,19 +24,11 @@ pub fn start_container(container: &mut LockedContainer) -> anyhow::Result<()> {
     engine::start(container.record(), container.dir())?;
     container.record_mut().status = Status::Running;
     container.save()?;
-    let poststart = container
-        .record()
-        .config
-        .hooks()
-        .as_ref()
-        .and_then(|hooks| hooks.poststart().clone())
-        .unwrap_or_default();
-    if !poststart.is_empty() {
-        let state_json = serde_json::to_vec(&container.record().oci_state(Status::Running))?;
-        // The spec: a failing poststart hook is logged and the lifecycle continues.
-        if let Err(err) = hooks::run_hooks("poststart", &poststart, &state_json) {
-            log::warn!("{err}");
-        }
+    let record = container.record();
+    let state = record.oci_state(Status::Running);
+    // The spec: a failing poststart hook is logged and the lifecycle continues.
+    if let Err(err) = hooks::run_spec_hooks(HookKind::Poststart, &record.config, &state) {
+        log::warn!("{err}");
     }
     Ok(())
 }

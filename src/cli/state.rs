@@ -1,6 +1,6 @@
 //! `kbox state`: print a container's state as JSON (runc's fields).
 
-use super::{container_id, print_json, GlobalOptions};
+use super::{print_json, GlobalOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct StateArgs {
@@ -9,7 +9,6 @@ pub struct StateArgs {
 }
 
 pub fn run(global: &GlobalOptions, args: &StateArgs) -> anyhow::Result<()> {
-    let id = container_id(&args.id)?;
-    let container = global.store().open_shared(&id)?;
+    let container = global.open_container_shared(&args.id)?;
     print_json(&container.report())
 }

@@ -4,13 +4,19 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::hooks::HookKind;
 use super::{mount_options, validate};
 
 /// Hooks kbox runs itself, in the runtime's namespaces: `prestart` and `createRuntime` after
 /// create, `poststart` after start, `poststop` at delete. `createContainer` and
 /// `startContainer` must run inside the container and are not claimed until the engine
 /// runs them there.
-pub const SUPPORTED_HOOKS: &[&str] = &["prestart", "createRuntime", "poststart", "poststop"];
+pub const SUPPORTED_HOOKS: &[HookKind] = &[
+    HookKind::Prestart,
+    HookKind::CreateRuntime,
+    HookKind::Poststart,
+    HookKind::Poststop,
+];
 
 /// Subset of the runtime-spec `features.md` document that kbox fills in; absent fields
 /// mean "unknown" to the reader, so nothing is emitted that kbox cannot back.
@@ -37,7 +43,7 @@ pub fn kbox_features() -> FeaturesDocument {
         oci_version_max: validate::OCI_VERSION_MAX.to_owned(),
         hooks: SUPPORTED_HOOKS
             .iter()
-            .map(|hook| hook.to_string())
+            .map(|kind| kind.name().to_owned())
             .collect(),
         mount_options: mount_options::recognized_names(),
         annotations,

@@ -11,7 +11,57 @@ use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use oci_spec::runtime::Hook;
+use oci_spec::runtime::{Hook, Spec, State};
+
+/// The hook lists of the runtime-spec, by the name they have in config.json.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookKind {
+    Prestart,
+    CreateRuntime,
+    CreateContainer,
+    StartContainer,
+    Poststart,
+    Poststop,
+}
+
+impl HookKind {
+    pub const ALL: [HookKind; 6] = [
+        HookKind::Prestart,
+        HookKind::CreateRuntime,
+        HookKind::CreateContainer,
+        HookKind::StartContainer,
+        HookKind::Poststart,
+        HookKind::Poststop,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            HookKind::Prestart => "prestart",
+            HookKind::CreateRuntime => "createRuntime",
+            HookKind::CreateContainer => "createContainer",
+            HookKind::StartContainer => "startContainer",
+            HookKind::Poststart => "poststart",
+            HookKind::Poststop => "poststop",
+        }
+    }
+
+    /// The hooks of this kind that `spec` lists (often none).
+    pub fn hooks_in(self, spec: &Spec) -> Vec<Hook> {
+        let Some(hooks) = spec.hooks() else {
+            return Vec::new();
+        };
+        #[allow(deprecated)] // prestart is deprecated by the spec but still used
+        let list = match self {
+            HookKind::Prestart => hooks.prestart(),
+            HookKind::CreateRuntime => hooks.create_runtime(),
+            HookKind::CreateContainer => hooks.create_container(),
+            HookKind::StartContainer => hooks.start_container(),
+            HookKind::Poststart => hooks.poststart(),
+            HookKind::Poststop => hooks.poststop(),
+        };
+        list.clone().unwrap_or_default()
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
@@ -33,6 +83,11 @@ pub enum HookError {
         path: PathBuf,
         seconds: u64,
     },
+    #[error("cannot serialise the container state for {kind} hooks: {source}")]
+    State {
+        kind: &'static str,
+        source: serde_json::Error,
+    },
     #[error("{kind} hook {}: {source}", path.display())]
     Wait {
         kind: &'static str,
@@ -49,11 +104,20 @@ fn describe_exit(status: ExitStatus) -> String {
     }
 }
 
-/// Runs `hooks` of one kind (e.g. `"poststop"`) in order, stopping at the first failure.
-pub fn run_hooks(kind: &'static str, hooks: &[Hook], state_json: &[u8]) -> Result<(), HookError> {
+/// Runs the `kind` hooks of `spec` in order with `state` on their stdin, stopping at the
+/// first failure.
+pub fn run_spec_hooks(kind: HookKind, spec: &Spec, state: &State) -> Result<(), HookError> {
+    let hooks = kind.hooks_in(spec);
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    let state_json = serde_json::to_vec(state).map_err(|source| HookError::State {
+        kind: kind.name(),
+        source,
+    })?;
     hooks
         .iter()
-        .try_for_each(|hook| run_hook(kind, hook, state_json))
+        .try_for_each(|hook| run_hook(kind.name(), hook, &state_json))
 }
 
 /// Runs one hook and waits for it (at most its timeout, when it has one).

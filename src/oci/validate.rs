@@ -11,6 +11,8 @@ use std::path::Path;
 
 use oci_spec::runtime::{Process, Spec};
 
+use super::hooks::HookKind;
+
 /// Oldest and newest runtime-spec versions kbox has been written against.
 pub const OCI_VERSION_MIN: &str = "1.0.0";
 pub const OCI_VERSION_MAX: &str = "1.2.0";
@@ -105,24 +107,14 @@ fn validate_version(version: &str) -> Result<(), SpecError> {
 }
 
 fn validate_hooks(spec: &Spec) -> Result<(), SpecError> {
-    let Some(hooks) = spec.hooks() else {
-        return Ok(());
-    };
-    #[allow(deprecated)] // prestart is deprecated by the spec but still used and supported
-    let all = [
-        hooks.prestart(),
-        hooks.create_runtime(),
-        hooks.create_container(),
-        hooks.start_container(),
-        hooks.poststart(),
-        hooks.poststop(),
-    ];
-    for hook in all.into_iter().flatten().flatten() {
-        if !hook.path().is_absolute() {
-            return Err(SpecError::RelativeHookPath(display(hook.path())));
-        }
-        if let Some(timeout) = hook.timeout().filter(|&timeout| timeout <= 0) {
-            return Err(SpecError::BadHookTimeout(display(hook.path()), timeout));
+    for kind in HookKind::ALL {
+        for hook in kind.hooks_in(spec) {
+            if !hook.path().is_absolute() {
+                return Err(SpecError::RelativeHookPath(display(hook.path())));
+            }
+            if let Some(timeout) = hook.timeout().filter(|&timeout| timeout <= 0) {
+                return Err(SpecError::BadHookTimeout(display(hook.path()), timeout));
+            }
         }
     }
     Ok(())
