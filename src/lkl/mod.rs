@@ -98,39 +98,28 @@ impl DiskId {
     }
 }
 
-/// A disk handed to LKL: its descriptor and our duplicate of the image fd, both kept alive as
-/// long as the kernel may use them.
+/// A disk handed to LKL. The kernel copies the `lkl_disk` descriptor in `lkl_disk_add` but
+/// keeps doing I/O on the fd, so our duplicate of the image fd lives as long as the kernel.
 struct AttachedDisk {
-    _descriptor: Box<LklDisk>,
     _image: OwnedFd,
 }
-
-// SAFETY: the descriptor is heap memory owned by this value; Rust never reads or writes it
-// after lkl_disk_add, so moving ownership to another thread cannot race with anything.
-unsafe impl Send for AttachedDisk {}
 
 fn attach_disk(image: &File) -> Result<(DiskId, AttachedDisk), KernelError> {
     // Our own fd, so the caller may close theirs while the kernel keeps using the image.
     let image: OwnedFd = image.try_clone().map_err(KernelError::DupImage)?.into();
-    let mut descriptor = Box::new(LklDisk {
+    let mut descriptor = LklDisk {
         dev: ptr::null_mut(),
         fd: image.as_raw_fd(),
         ops: &raw mut ffi::lkl_dev_blk_ops,
-    });
-    // SAFETY: `descriptor` is a valid, initialised lkl_disk that outlives the kernel (it is
-    // stored with the kernel), and lkl_dev_blk_ops is the port's own static backend.
-    let ret = unsafe { ffi::lkl_disk_add(&mut *descriptor) };
+    };
+    // SAFETY: `descriptor` is a valid, initialised lkl_disk for the duration of the call (LKL
+    // copies it), its fd stays open as long as the kernel (stored with it), and
+    // lkl_dev_blk_ops is the port's own static backend.
+    let ret = unsafe { ffi::lkl_disk_add(&mut descriptor) };
     if ret < 0 {
         return Err(lkl_error("lkl_disk_add", i64::from(ret)).into());
     }
-    let id = DiskId(ret as u32);
-    Ok((
-        id,
-        AttachedDisk {
-            _descriptor: descriptor,
-            _image: image,
-        },
-    ))
+    Ok((DiskId(ret as u32), AttachedDisk { _image: image }))
 }
 
 /// A kernel that is initialised but not yet started: the place to attach disks.
@@ -200,6 +189,10 @@ fn boot_cmdline(cmdline: &str, mem_mb: u32) -> Result<std::ffi::CString, KernelE
 }
 
 /// The running kernel. Dropping it halts the kernel if [`Kernel::shutdown`] was not called.
+///
+/// `Kernel` is `Send + Sync`: any host thread may make syscalls. The port gives each calling
+/// host thread its own kernel task, all of them threads of the kernel's pid 1, so they share
+/// one fd table, cwd and root.
 pub struct Kernel {
     disks: Mutex<Vec<AttachedDisk>>,
     halted: AtomicBool,

@@ -4,8 +4,10 @@
 //! non-compat build (`__BITS_PER_LONG == 64`): the `__NR3264_*` entries carry their 64-bit
 //! names (`fcntl`, `lseek`, `newfstatat`, `fstat`, `mmap`, ...), the `*_time64` calls of
 //! 32-bit ABIs (403..=423) do not exist, and `sync_file_range` (not `sync_file_range2`) is 84.
-//! Entries the header puts behind an `__ARCH_WANT_*` or MMU guard say so; whether they exist
-//! depends on the kernel port's configuration.
+//! Cross-checked against `scripts/syscall.tbl` of the same kernel (from which 6.12 generates
+//! the table) with the ABIs `common`, `64`, `renameat` and `rlimit`: the last two are the
+//! optional ABIs kbox's port enables (`lkl/arch/lkl/kernel/Makefile.syscalls`). Entries
+//! that are optional or configuration-dependent say so.
 //!
 //! These numbers are NOT the host's x86_64 numbers (host `openat` is 257, LKL's is 56):
 //! translate through [`name`] or the constants, never pass a host number to LKL.
@@ -61,7 +63,7 @@ IO_SETUP => "io_setup" = 0;
     UNLINKAT => "unlinkat" = 35;
     SYMLINKAT => "symlinkat" = 36;
     LINKAT => "linkat" = 37;
-    /// Present only when the port defines `__ARCH_WANT_RENAMEAT`.
+    /// Optional ABI `renameat` (`__ARCH_WANT_RENAMEAT`), which kbox's port enables.
     RENAMEAT => "renameat" = 38;
     UMOUNT2 => "umount2" = 39;
     MOUNT => "mount" = 40;
@@ -103,9 +105,9 @@ IO_SETUP => "io_setup" = 0;
     SPLICE => "splice" = 76;
     TEE => "tee" = 77;
     READLINKAT => "readlinkat" = 78;
-    /// Present only when the port defines `__ARCH_WANT_NEW_STAT`.
+    /// 64-bit ABI only (`__ARCH_WANT_NEW_STAT` in the header).
     NEWFSTATAT => "newfstatat" = 79;
-    /// Present only when the port defines `__ARCH_WANT_NEW_STAT`.
+    /// 64-bit ABI only (`__ARCH_WANT_NEW_STAT` in the header).
     FSTAT => "fstat" = 80;
     SYNC => "sync" = 81;
     FSYNC => "fsync" = 82;
@@ -189,9 +191,9 @@ IO_SETUP => "io_setup" = 0;
     UNAME => "uname" = 160;
     SETHOSTNAME => "sethostname" = 161;
     SETDOMAINNAME => "setdomainname" = 162;
-    /// Present only when the port defines `__ARCH_WANT_SET_GET_RLIMIT`.
+    /// Optional ABI `rlimit` (`__ARCH_WANT_SET_GET_RLIMIT`), which kbox's port enables.
     GETRLIMIT => "getrlimit" = 163;
-    /// Present only when the port defines `__ARCH_WANT_SET_GET_RLIMIT`.
+    /// Optional ABI `rlimit` (`__ARCH_WANT_SET_GET_RLIMIT`), which kbox's port enables.
     SETRLIMIT => "setrlimit" = 164;
     GETRUSAGE => "getrusage" = 165;
     UMASK => "umask" = 166;
@@ -252,37 +254,37 @@ IO_SETUP => "io_setup" = 0;
     EXECVE => "execve" = 221;
     MMAP => "mmap" = 222;
     FADVISE64 => "fadvise64" = 223;
-    /// Present only in an MMU build (guarded by `#ifndef __ARCH_NOMMU`).
+    /// MMU-only (`#ifndef __ARCH_NOMMU`): `ENOSYS` in a NOMMU kernel.
     SWAPON => "swapon" = 224;
-    /// Present only in an MMU build (guarded by `#ifndef __ARCH_NOMMU`).
+    /// MMU-only (`#ifndef __ARCH_NOMMU`): `ENOSYS` in a NOMMU kernel.
     SWAPOFF => "swapoff" = 225;
-    /// Present only in an MMU build (guarded by `#ifndef __ARCH_NOMMU`).
+    /// MMU-only (`#ifndef __ARCH_NOMMU`): `ENOSYS` in a NOMMU kernel.
     MPROTECT => "mprotect" = 226;
-    /// Present only in an MMU build (guarded by `#ifndef __ARCH_NOMMU`).
+    /// MMU-only (`#ifndef __ARCH_NOMMU`): `ENOSYS` in a NOMMU kernel.
     MSYNC => "msync" = 227;
-    /// Present only in an MMU build (guarded by `#ifndef __ARCH_NOMMU`).
+    /// MMU-only (`#ifndef __ARCH_NOMMU`): `ENOSYS` in a NOMMU kernel.
     MLOCK => "mlock" = 228;
-    /// Present only in an MMU build (guarded by `#ifndef __ARCH_NOMMU`).
+    /// MMU-only (`#ifndef __ARCH_NOMMU`): `ENOSYS` in a NOMMU kernel.
     MUNLOCK => "munlock" = 229;
-    /// Present only in an MMU build (guarded by `#ifndef __ARCH_NOMMU`).
+    /// MMU-only (`#ifndef __ARCH_NOMMU`): `ENOSYS` in a NOMMU kernel.
     MLOCKALL => "mlockall" = 230;
-    /// Present only in an MMU build (guarded by `#ifndef __ARCH_NOMMU`).
+    /// MMU-only (`#ifndef __ARCH_NOMMU`): `ENOSYS` in a NOMMU kernel.
     MUNLOCKALL => "munlockall" = 231;
-    /// Present only in an MMU build (guarded by `#ifndef __ARCH_NOMMU`).
+    /// MMU-only (`#ifndef __ARCH_NOMMU`): `ENOSYS` in a NOMMU kernel.
     MINCORE => "mincore" = 232;
-    /// Present only in an MMU build (guarded by `#ifndef __ARCH_NOMMU`).
+    /// MMU-only (`#ifndef __ARCH_NOMMU`): `ENOSYS` in a NOMMU kernel.
     MADVISE => "madvise" = 233;
-    /// Present only in an MMU build (guarded by `#ifndef __ARCH_NOMMU`).
+    /// MMU-only (`#ifndef __ARCH_NOMMU`): `ENOSYS` in a NOMMU kernel.
     REMAP_FILE_PAGES => "remap_file_pages" = 234;
-    /// Present only in an MMU build (guarded by `#ifndef __ARCH_NOMMU`).
+    /// MMU-only (`#ifndef __ARCH_NOMMU`): `ENOSYS` in a NOMMU kernel.
     MBIND => "mbind" = 235;
-    /// Present only in an MMU build (guarded by `#ifndef __ARCH_NOMMU`).
+    /// MMU-only (`#ifndef __ARCH_NOMMU`): `ENOSYS` in a NOMMU kernel.
     GET_MEMPOLICY => "get_mempolicy" = 236;
-    /// Present only in an MMU build (guarded by `#ifndef __ARCH_NOMMU`).
+    /// MMU-only (`#ifndef __ARCH_NOMMU`): `ENOSYS` in a NOMMU kernel.
     SET_MEMPOLICY => "set_mempolicy" = 237;
-    /// Present only in an MMU build (guarded by `#ifndef __ARCH_NOMMU`).
+    /// MMU-only (`#ifndef __ARCH_NOMMU`): `ENOSYS` in a NOMMU kernel.
     MIGRATE_PAGES => "migrate_pages" = 238;
-    /// Present only in an MMU build (guarded by `#ifndef __ARCH_NOMMU`).
+    /// MMU-only (`#ifndef __ARCH_NOMMU`): `ENOSYS` in a NOMMU kernel.
     MOVE_PAGES => "move_pages" = 239;
     RT_TGSIGQUEUEINFO => "rt_tgsigqueueinfo" = 240;
     PERF_EVENT_OPEN => "perf_event_open" = 241;
@@ -346,7 +348,7 @@ IO_SETUP => "io_setup" = 0;
     LANDLOCK_CREATE_RULESET => "landlock_create_ruleset" = 444;
     LANDLOCK_ADD_RULE => "landlock_add_rule" = 445;
     LANDLOCK_RESTRICT_SELF => "landlock_restrict_self" = 446;
-    /// Present only when the port defines `__ARCH_WANT_MEMFD_SECRET`.
+    /// Optional ABI `memfd_secret`, which kbox's port does not enable.
     MEMFD_SECRET => "memfd_secret" = 447;
     PROCESS_MRELEASE => "process_mrelease" = 448;
     FUTEX_WAITV => "futex_waitv" = 449;
