@@ -6,7 +6,8 @@ KBOX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export KBOX_ROOT
 : "${PROG:=$(basename "$0" .sh)}"
 
-# Say which command failed when set -e stops a script.
+# Say which command failed when set -e stops a script (-E: in functions too).
+set -E
 trap 'printf "%s: error: exit %s at line %s: %s\n" "$PROG" "$?" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
@@ -57,4 +58,12 @@ size_for_dir() {
   mib=$(( (kib * 2) / 1024 + 16 ))
   [ "$mib" -lt "$2" ] && mib=$2
   printf '%sM\n' "$mib"
+}
+
+# json_strings ARG...: a JSON array of the arguments as strings. One jq call per
+# argument: jq would take "-c" and the like among positional arguments as its options.
+json_strings() {
+  local out='[]' a
+  for a in "$@"; do out=$(jq -c --arg a "$a" '. + [$a]' <<<"$out"); done
+  printf '%s\n' "$out"
 }

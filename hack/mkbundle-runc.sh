@@ -27,10 +27,7 @@ mkdir -p "$bundle"
 spec=$(mktemp -d)
 trap 'rm -rf "$spec"' EXIT
 (cd "$spec" && runc spec)
-# One --arg each: jq would take "-c" and the like among positional arguments as its own options.
-args='[]'
-for a in "$@"; do args=$(jq -c --arg a "$a" '. + [$a]' <<<"$args"); done
-jq --arg root "$rootfs" --argjson args "$args" '
+jq --arg root "$rootfs" --argjson args "$(json_strings "$@")" '
     .process.terminal = false
   | .process.args = $args
   | .process.env = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm", "HOME=/root"]
