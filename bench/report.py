@@ -110,6 +110,9 @@ def main():
     if len(args) < 1:
         sys.exit("usage: report.py RESULTS.tsv [--json] [KEY=VALUE...]")
     meta = dict(a.split("=", 1) for a in args[1:])
+    for k in ("runs", "seconds_per_metric"):
+        if k in meta:
+            meta[k] = float(meta[k]) if "." in meta[k] else int(meta[k])
     d = load(args[0])
     print(json.dumps(as_json(d, meta), indent=2) if want_json else as_text(d))
 
