@@ -404,3 +404,53 @@ fn delete_runs_poststop_hooks_with_the_stopped_state() {
     assert_eq!(state["status"], "stopped");
     assert_eq!(state["bundle"], "/bundle");
 }
+
+#[test]
+fn commands_that_need_the_engine_get_past_their_checks_and_say_so() {
+    let runtime = Runtime::new();
+    let running = StandIn(Command::new("sleep").arg("60").spawn().unwrap());
+    let created = StandIn(Command::new("sleep").arg("60").spawn().unwrap());
+    let config = r#"{"ociVersion": "1.0.2",
+        "process": {"cwd": "/", "args": ["sh"], "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}}}"#;
+    runtime.add_record_with_config("up", Status::Running, Some(running.0.id() as i32), config);
+    runtime.add_record_with_config("new", Status::Created, Some(created.0.id() as i32), config);
+    runtime.add_record_with_config("down", Status::Stopped, None, config);
+
+    let not_implemented = |args: &[&str], what: &str| {
+        let line = single_error_line(&runtime.kbox(args));
+        assert!(
+            line.starts_with(&format!("kbox: not implemented yet: {what}")),
+            "{args:?}: {line}"
+        );
+    };
+    not_implemented(&["start", "new"], "start");
+    not_implemented(&["exec", "up", "ls", "-l"], "exec");
+    not_implemented(
+        &[
+            "exec", "-e", "A=1", "--cwd", "/tmp", "-u", "1:1", "new", "true",
+        ],
+        "exec",
+    );
+    not_implemented(&["pause", "up"], "pause");
+    not_implemented(&["ps", "up"], "ps");
+
+    let line = single_error_line(&runtime.kbox(&["start", "up"]));
+    assert_eq!(line, "kbox: cannot start an already running container");
+    let line = single_error_line(&runtime.kbox(&["exec", "down", "ls"]));
+    assert_eq!(line, "kbox: cannot exec in a stopped container");
+    let line = single_error_line(&runtime.kbox(&["exec", "up", "--cwd", "relative", "ls"]));
+    assert_eq!(
+        line,
+        r#"kbox: process.cwd "relative" is not an absolute path"#
+    );
+    let line = single_error_line(&runtime.kbox(&["exec", "up", "-u", "root", "ls"]));
+    assert!(line.contains("invalid user \"root\""), "{line}");
+    let line = single_error_line(&runtime.kbox(&["resume", "up"]));
+    assert_eq!(line, "kbox: container not paused");
+    let line = single_error_line(&runtime.kbox(&["pause", "down"]));
+    assert_eq!(line, "kbox: container not running");
+    // A failed engine call leaves the record as it was.
+    let state: serde_json::Value =
+        serde_json::from_slice(&runtime.kbox(&["state", "new"]).stdout).unwrap();
+    assert_eq!(state["status"], "created");
+}

@@ -21,7 +21,7 @@ pub struct ExecArgs {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
     /// JSON file with the process to run (the OCI "process" object)
-    #[arg(long, short = 'p', value_name = "FILE", conflicts_with_all = ["tty", "env", "cwd", "user"])]
+    #[arg(long, short = 'p', value_name = "FILE", conflicts_with = "command")]
     pub process: Option<PathBuf>,
     /// Allocate a pseudo-terminal
     #[arg(long, short = 't')]
@@ -53,28 +53,26 @@ pub struct ExecArgs {
 pub fn run(global: &GlobalOptions, args: &ExecArgs) -> anyhow::Result<i32> {
     let container = global.open_container_shared(&args.id)?;
     lifecycle::check_exec(container.record().current_status())?;
-    let process = match &args.process {
+    // The base is the --process file or else the container's own process; the command
+    // line's settings apply on top of either, as with runc.
+    let base = match &args.process {
         Some(path) => process::read_process_file(path)?,
-        None => {
-            if args.command.is_empty() {
-                bail!("exec needs a command, or --process FILE");
-            }
-            let base = container
-                .record()
-                .config
-                .process()
-                .clone()
-                .unwrap_or_default();
-            let overrides = ExecOverrides {
-                args: args.command.clone(),
-                env: args.env.clone(),
-                cwd: args.cwd.clone(),
-                user: args.user.clone(),
-                tty: args.tty,
-            };
-            process::exec_process(&base, &overrides)?
-        }
+        None if args.command.is_empty() => bail!("exec needs a command, or --process FILE"),
+        None => container
+            .record()
+            .config
+            .process()
+            .clone()
+            .unwrap_or_default(),
     };
+    let overrides = ExecOverrides {
+        args: (!args.command.is_empty()).then(|| args.command.clone()),
+        env: args.env.clone(),
+        cwd: args.cwd.clone(),
+        user: args.user.clone(),
+        tty: args.tty,
+    };
+    let process = process::exec_process(&base, &overrides)?;
     validate::validate_process(&process)?;
     check_console_socket(
         process.terminal().unwrap_or(false),

@@ -13,15 +13,18 @@ pub enum ProcessError {
     ProcessFile { path: PathBuf, message: String },
 }
 
-/// Command-line settings of `kbox exec` that override the container's process.
+/// Command-line settings of `kbox exec` that override the base process (the container's
+/// own, or the one read from `--process`).
 #[derive(Debug, Clone, Default)]
 pub struct ExecOverrides {
-    pub args: Vec<String>,
+    /// Replaces the args when set (the command given on the command line).
+    pub args: Option<Vec<String>>,
     /// `KEY=value` entries, appended (a later entry wins for the same key).
     pub env: Vec<String>,
     pub cwd: Option<PathBuf>,
     /// `uid[:gid]`.
     pub user: Option<String>,
+    /// Sets `terminal` when `--tty` was given.
     pub tty: bool,
 }
 
@@ -35,12 +38,16 @@ pub fn read_process_file(path: &std::path::Path) -> Result<Process, ProcessError
     serde_json::from_slice(&bytes).map_err(|err| file_error(err.to_string()))
 }
 
-/// The container's process with `overrides` applied. The base supplies env, user, cwd and
-/// the rest; args are replaced, env entries appended.
+/// `base` with `overrides` applied: args and cwd replaced, the user set, env entries
+/// appended (replacing an entry of the same key), the terminal turned on by `--tty`.
 pub fn exec_process(base: &Process, overrides: &ExecOverrides) -> Result<Process, ProcessError> {
     let mut process = base.clone();
-    process.set_args(Some(overrides.args.clone()));
-    process.set_terminal(Some(overrides.tty));
+    if let Some(args) = &overrides.args {
+        process.set_args(Some(args.clone()));
+    }
+    if overrides.tty {
+        process.set_terminal(Some(true));
+    }
     if let Some(cwd) = &overrides.cwd {
         process.set_cwd(cwd.clone());
     }
@@ -89,7 +96,7 @@ mod tests {
     #[test]
     fn overrides_replace_args_and_merge_env() {
         let overrides = ExecOverrides {
-            args: vec!["ls".into(), "-l".into()],
+            args: Some(vec!["ls".into(), "-l".into()]),
             env: vec!["A=2".into(), "B=3".into()],
             cwd: Some("/tmp".into()),
             user: Some("1000".into()),
@@ -113,6 +120,12 @@ mod tests {
         assert_eq!(process.cwd().to_str(), Some("/tmp"));
         assert_eq!((process.user().uid(), process.user().gid()), (1000, 6));
         assert_eq!(process.terminal(), Some(true));
+    }
+
+    #[test]
+    fn without_overrides_the_base_is_kept() {
+        let process = exec_process(&base(), &ExecOverrides::default()).unwrap();
+        assert_eq!(process, base());
     }
 
     #[test]
