@@ -13,6 +13,10 @@
 //! - [`start`] lets the held process run the user's program.
 //! - A container whose recorded process has exited is `stopped`: the engine needs no call
 //!   to report that.
+//! - The calling command holds the container's `flock` (an `O_CLOEXEC` fd) during these
+//!   calls. The engine must not lock the container itself, and a supervisor forked without
+//!   exec must close that fd, or every later command on the container blocks until the
+//!   supervisor exits (an exec'd supervisor drops it automatically).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
