@@ -103,7 +103,11 @@ rm -rf "$stage"
 mkdir -p "$stage"
 # Keep only the library's entry points global: the kernel's own memcpy,
 # printk, ... must not collide with the host program's symbols.
-objcopy --wildcard --keep-global-symbol='lkl_*' "$build/vmlinux" "$stage/lkl.o"
+# The kernel link drops .note.GNU-stack; without it the host program would
+# get an executable stack.
+objcopy --wildcard --keep-global-symbol='lkl_*' \
+  --add-section .note.GNU-stack=/dev/null --set-section-flags .note.GNU-stack=contents,readonly \
+  "$build/vmlinux" "$stage/lkl.o"
 undefined=$(nm -u "$stage/lkl.o" | awk '{print $2}' | grep -v '^_GLOBAL_OFFSET_TABLE_$' || true)
 [ -z "$undefined" ] || die "kernel object has undefined symbols: $(echo $undefined | head -c 600)"
 leaked=$(nm -g --defined-only "$stage/lkl.o" | awk '{print $3}' | grep -v '^lkl_' || true)

@@ -6,6 +6,7 @@
 #include <linux/init.h>
 #include <linux/init_task.h>
 #include <linux/console.h>
+#include <linux/fs.h>
 #include <linux/panic_notifier.h>
 #include <linux/reboot.h>
 #include <linux/start_kernel.h>
@@ -73,6 +74,22 @@ void machine_restart(char *cmd)
 {
 	machine_halt();
 }
+
+/*
+ * With no initramfs, kernel_init() looks for a root device to mount unless
+ * rootfs has an /init. Give it one: the root filesystems of containers are
+ * mounted later, by the host, wherever it likes.
+ */
+static int __init lkl_rootfs_setup(void)
+{
+	struct file *f = filp_open("/init", O_CREAT | O_WRONLY, 0700);
+
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	filp_close(f, NULL);
+	return 0;
+}
+late_initcall(lkl_rootfs_setup);
 
 void __ref lkl_boot_main(void *unused)
 {

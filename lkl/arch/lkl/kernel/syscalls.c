@@ -207,6 +207,7 @@ void __noreturn lkl_init_task_main(void)
 
 		if (!req) {
 			schedule();
+			task_work_run();
 			continue;
 		}
 		pid = user_mode_thread(syscall_worker, req,
