@@ -19,6 +19,18 @@ int lkl_trigger_irq(int irq);
 int lkl_disk_add(struct lkl_disk *disk);
 long lkl_disk_devt(unsigned int disk_id, unsigned int part);
 
+/*
+ * Kernel tasks per host thread: fork the caller's task (clone flags
+ * CLONE_FILES, CLONE_FS, CLONE_THREAD, CLONE_SYSVSEM say what is shared)
+ * and hand it to another host thread; mark an exec (close-on-exec fds);
+ * fetch the signals the kernel raised against the caller's task.
+ */
+void *lkl_task_spawn(unsigned long flags, long *err);
+int lkl_task_adopt(void *handle);
+void lkl_task_release(void *handle);
+long lkl_task_exec(void);
+unsigned long lkl_pending_signals(void);
+
 /* Host library (lkl/host). */
 extern struct lkl_host_operations lkl_host_ops;
 extern struct lkl_dev_blk_ops lkl_dev_blk_ops;

@@ -33,6 +33,20 @@ long lkl_kernel_call(long (*fn)(void *), void *arg);
 void lkl_syscall_host_cleanup(void);
 void lkl_fail_pending_syscalls(void);
 
+/* The library's entry points (see lkl/host/include/lkl_host.h). */
+int lkl_init(struct lkl_host_operations *ops);
+int lkl_start_kernel(const char *fmt, ...);
+long lkl_sys_halt(void);
+void lkl_cleanup(void);
+long lkl_syscall(long nr, long *params);
+int lkl_disk_add(struct lkl_disk *disk);
+long lkl_disk_devt(unsigned int disk_id, unsigned int part);
+void *lkl_task_spawn(unsigned long flags, long *err);
+int lkl_task_adopt(void *handle);
+void lkl_task_release(void *handle);
+long lkl_task_exec(void);
+unsigned long lkl_pending_signals(void);
+
 /* The kernel's lifecycle within the host process. */
 enum lkl_state {
 	LKL_STATE_NEW,		/* lkl_start_kernel() not called yet */

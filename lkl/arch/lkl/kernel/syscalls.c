@@ -16,6 +16,8 @@
 #include <linux/interrupt.h>
 #include <linux/list.h>
 #include <linux/err.h>
+#include <linux/fdtable.h>
+#include <linux/signal.h>
 #include <asm/host_ops.h>
 #include <asm/syscalls.h>
 #include "lkl.h"
@@ -40,6 +42,7 @@ struct lkl_request {
 	long (*call)(void *);		/* a kernel function instead of a syscall */
 	void *call_arg;
 	long ret;
+	unsigned long signals;		/* raised against the task by its requests */
 	int pending;			/* submitted and not yet completed */
 	bool exit;			/* the host thread is gone: end the task */
 	struct lkl_request *next;	/* on the submitted or unstarted list */
@@ -106,6 +109,30 @@ static long run_syscall(long nr, long *p)
 	return syscall_table[nr](p[0], p[1], p[2], p[3], p[4], p[5]);
 }
 
+/*
+ * Signals the kernel raises against a task (SIGPIPE from a pipe, SIGTTOU or
+ * SIGINT from a terminal, ...) are meant for the host program the task
+ * serves: take them off the task and let the host fetch them with
+ * lkl_pending_signals(). Every handler is a placeholder (see
+ * lkl_init_task_main()), so the signals only interrupt sleeps here.
+ */
+static void collect_signals(struct lkl_request *req)
+{
+	struct sighand_struct *sighand = current->sighand;
+	unsigned long mask;
+
+	if (!signal_pending(current))
+		return;
+	spin_lock_irq(&sighand->siglock);
+	mask = current->pending.signal.sig[0] |
+	       current->signal->shared_pending.signal.sig[0];
+	flush_sigqueue(&current->pending);
+	flush_sigqueue(&current->signal->shared_pending);
+	recalc_sigpending();
+	spin_unlock_irq(&sighand->siglock);
+	req->signals |= mask;
+}
+
 static void run_request(struct lkl_request *req)
 {
 	long ret;
@@ -122,6 +149,7 @@ static void run_request(struct lkl_request *req)
 	/* Restart codes must never reach the caller. */
 	if (ret <= -ERESTARTSYS && ret >= -ERESTART_RESTARTBLOCK)
 		ret = -EINTR;
+	collect_signals(req);
 	complete_request(req, ret);
 }
 
@@ -157,6 +185,27 @@ static int syscall_worker(void *arg)
 	return 0;
 }
 
+/*
+ * Starts the kernel task for req as a child (or thread, with CLONE_THREAD)
+ * of the current task, inheriting what fork() would. Only sharing flags
+ * are honoured: the new task always runs syscall_worker().
+ */
+static pid_t spawn_worker(struct lkl_request *req, unsigned long flags)
+{
+	struct kernel_clone_args args = {
+		.flags = (flags & (CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+				   CLONE_THREAD | CLONE_SYSVSEM)) |
+			 CLONE_VM | CLONE_UNTRACED,
+		.exit_signal = (flags & CLONE_THREAD) ? 0 : SIGCHLD,
+		.fn = syscall_worker,
+		.fn_arg = req,
+	};
+
+	if (args.flags & CLONE_THREAD)
+		args.flags |= CLONE_SIGHAND;
+	return kernel_clone(&args);
+}
+
 static struct lkl_request *pop_unstarted(void)
 {
 	struct lkl_request *req;
@@ -184,6 +233,33 @@ static void request_destructor(void *data)
 }
 
 /*
+ * The tasks serving the host never run signal handlers, but a signal with
+ * its default action could kill them (SIGPIPE) and an ignored one would not
+ * interrupt a sleep. So every catchable signal gets a placeholder handler,
+ * which makes signals wake the task and stay queued for collect_signals();
+ * SIGCHLD is ignored so that ended tasks are reaped at once. Children
+ * inherit these actions from pid 1.
+ */
+#define LKL_PLACEHOLDER_HANDLER ((__sighandler_t)2)
+
+static void init_signal_actions(void)
+{
+	struct k_sigaction *ka = current->sighand->action;
+	int sig;
+
+	spin_lock_irq(&current->sighand->siglock);
+	for (sig = 1; sig <= _NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		ka[sig - 1].sa.sa_handler = sig == SIGCHLD ?
+			SIG_IGN : LKL_PLACEHOLDER_HANDLER;
+		ka[sig - 1].sa.sa_flags = 0;
+		sigemptyset(&ka[sig - 1].sa.sa_mask);
+	}
+	spin_unlock_irq(&current->sighand->siglock);
+}
+
+/*
  * Called from kernel_init() once the kernel is up, in place of exec'ing an
  * init program: pid 1 creates the tasks that serve host threads.
  */
@@ -192,6 +268,7 @@ void __noreturn lkl_init_task_main(void)
 	int err;
 
 	lkl_init_task = current;
+	init_signal_actions();
 	request_key = lkl_ops->tls_alloc(request_destructor);
 	if (!request_key)
 		panic("lkl: cannot allocate a host thread-local key\n");
@@ -210,9 +287,8 @@ void __noreturn lkl_init_task_main(void)
 			task_work_run();
 			continue;
 		}
-		pid = user_mode_thread(syscall_worker, req,
-				       CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
-				       CLONE_THREAD | CLONE_SYSVSEM);
+		pid = spawn_worker(req, CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+					CLONE_THREAD | CLONE_SYSVSEM);
 		if (pid < 0)
 			complete_request(req, pid);
 	}
@@ -264,6 +340,118 @@ long lkl_syscall(long nr, long *params)
 long lkl_kernel_call(long (*fn)(void *), void *arg)
 {
 	return submit(0, NULL, fn, arg);
+}
+
+static long noop_call(void *arg)
+{
+	return 0;
+}
+
+struct spawn_args {
+	struct lkl_request *child;
+	unsigned long flags;
+};
+
+static long spawn_call(void *arg)
+{
+	struct spawn_args *sa = arg;
+	pid_t pid = spawn_worker(sa->child, sa->flags);
+
+	return pid < 0 ? pid : 0;
+}
+
+/*
+ * Forks the calling host thread's kernel task: the new task gets a copy of
+ * (or, per CLONE_FILES / CLONE_FS / CLONE_THREAD, shares) its file table,
+ * root, cwd, umask and credentials, exactly as fork() or clone() would.
+ * Returns a handle that another host thread takes over with
+ * lkl_task_adopt(), or NULL with *err set.
+ */
+void *lkl_task_spawn(unsigned long flags, long *err)
+{
+	struct spawn_args sa = { .flags = flags };
+	struct lkl_request *child;
+	long ret;
+
+	child = lkl_ops->mem_alloc(sizeof(*child));
+	if (!child) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	memset(child, 0, sizeof(*child));
+	child->done = lkl_ops->sem_alloc(0);
+	if (!child->done) {
+		lkl_ops->mem_free(child);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	/* The new task's first request is a no-op that proves it is up. */
+	child->call = noop_call;
+	child->pending = 1;
+	sa.child = child;
+	ret = lkl_kernel_call(spawn_call, &sa);
+	if (ret) {
+		lkl_ops->sem_free(child->done);
+		lkl_ops->mem_free(child);
+		*err = ret;
+		return NULL;
+	}
+	lkl_ops->sem_down(child->done);
+	*err = 0;
+	return child;
+}
+
+/* Makes the calling host thread the one served by a spawned task. */
+int lkl_task_adopt(void *handle)
+{
+	struct lkl_request *req = handle;
+
+	if (!req || !req->task)
+		return -EINVAL;
+	if (lkl_ops->tls_get(request_key))
+		return -EBUSY;
+	return lkl_ops->tls_set(request_key, req) ? -ENOMEM : 0;
+}
+
+/*
+ * Drops a spawned task nobody adopted (or one whose host thread will not
+ * make further calls): the task exits and the handle is freed.
+ */
+void lkl_task_release(void *handle)
+{
+	request_destructor(handle);
+}
+
+static long exec_call(void *arg)
+{
+	int err = unshare_files();
+
+	if (err)
+		return err;
+	do_close_on_exec(current->files);
+	return 0;
+}
+
+/* What a successful execve() does to the task: close-on-exec descriptors. */
+long lkl_task_exec(void)
+{
+	return lkl_kernel_call(exec_call, NULL);
+}
+
+/* Signals raised against the calling thread's task since the last call. */
+unsigned long lkl_pending_signals(void)
+{
+	struct lkl_request *req;
+	unsigned long mask;
+
+	if (!request_key)
+		return 0;
+	req = lkl_ops->tls_get(request_key);
+	if (!req)
+		return 0;
+	mask = req->signals;
+	req->signals = 0;
+	return mask;
 }
 
 /* At halt, on the idle task: nobody may stay blocked in lkl_syscall(). */
