@@ -26,9 +26,13 @@ long lkl_disk_devt(unsigned int disk_id, unsigned int part);
  * fetch the signals the kernel raised against the caller's task.
  */
 void *lkl_task_spawn(unsigned long flags, long *err);
+void *lkl_task_spawn_from(void *parent, unsigned long flags, long *err);
 int lkl_task_adopt(void *handle);
 void lkl_task_release(void *handle);
 long lkl_task_exec(void);
+long lkl_task_exec_on(void *handle);
+long lkl_task_syscall(void *handle, long nr, long *params,
+		      unsigned long *signals);
 unsigned long lkl_pending_signals(void);
 
 /* Host library (lkl/host). */

@@ -42,9 +42,13 @@ long lkl_syscall(long nr, long *params);
 int lkl_disk_add(struct lkl_disk *disk);
 long lkl_disk_devt(unsigned int disk_id, unsigned int part);
 void *lkl_task_spawn(unsigned long flags, long *err);
+void *lkl_task_spawn_from(void *parent, unsigned long flags, long *err);
 int lkl_task_adopt(void *handle);
 void lkl_task_release(void *handle);
 long lkl_task_exec(void);
+long lkl_task_exec_on(void *handle);
+long lkl_task_syscall(void *handle, long nr, long *params,
+		      unsigned long *signals);
 unsigned long lkl_pending_signals(void);
 
 /* The kernel's lifecycle within the host process. */

@@ -44,6 +44,12 @@ struct lkl_request {
 	long ret;
 	unsigned long signals;		/* raised against the task by its requests */
 	int pending;			/* submitted and not yet completed */
+	/*
+	 * On the submitted list. A task that is awake may pick a new request up
+	 * before the interrupt has drained the list (it checks pending), so a
+	 * request must never be pushed while it is still on the list.
+	 */
+	int queued;
 	bool exit;			/* the host thread is gone: end the task */
 	struct lkl_request *next;	/* on the submitted or unstarted list */
 	struct list_head workers;	/* on the list of requests with a task */
@@ -73,10 +79,13 @@ static void submit_and_wait(struct lkl_request *req)
 	struct lkl_request *head = __atomic_load_n(&submitted, __ATOMIC_SEQ_CST);
 
 	__atomic_store_n(&req->pending, 1, __ATOMIC_SEQ_CST);
-	do {
-		req->next = head;
-	} while (!__atomic_compare_exchange_n(&submitted, &head, req, false,
-					      __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+	if (!__atomic_exchange_n(&req->queued, 1, __ATOMIC_SEQ_CST)) {
+		do {
+			req->next = head;
+		} while (!__atomic_compare_exchange_n(&submitted, &head, req,
+						      false, __ATOMIC_SEQ_CST,
+						      __ATOMIC_SEQ_CST));
+	}
 	lkl_trigger_irq(LKL_SYSCALL_IRQ);
 	lkl_ops->sem_down(req->done);
 }
@@ -88,6 +97,7 @@ static irqreturn_t syscall_irq(int irq, void *dev_id)
 	req = __atomic_exchange_n(&submitted, NULL, __ATOMIC_SEQ_CST);
 	for (; req; req = next) {
 		next = req->next;
+		__atomic_store_n(&req->queued, 0, __ATOMIC_SEQ_CST);
 		if (req->task) {
 			wake_up_process(req->task);
 		} else {
@@ -294,6 +304,9 @@ void __noreturn lkl_init_task_main(void)
 	}
 }
 
+static long exec_call(void *arg);
+static long call_on(struct lkl_request *req, long (*fn)(void *), void *arg);
+
 static struct lkl_request *current_request(void)
 {
 	struct lkl_request *req = lkl_ops->tls_get(request_key);
@@ -337,6 +350,38 @@ long lkl_syscall(long nr, long *params)
 	return submit(nr, params, NULL, NULL);
 }
 
+/*
+ * A system call on a given task (from lkl_task_spawn()) rather than on the
+ * calling thread's own; any host thread may call it, one at a time per task.
+ * The task's pending signals are returned through *signals, if not NULL.
+ */
+long lkl_task_syscall(void *handle, long nr, long *params,
+		      unsigned long *signals)
+{
+	static long no_params[6];
+	struct lkl_request *req = handle;
+
+	if (READ_ONCE(lkl_state) != LKL_STATE_RUNNING)
+		return -ENODEV;
+	if (!req || !req->task)
+		return -EINVAL;
+	req->nr = nr;
+	req->params = params ? params : no_params;
+	req->call = NULL;
+	submit_and_wait(req);
+	if (signals) {
+		*signals = req->signals;
+		req->signals = 0;
+	}
+	return req->ret;
+}
+
+/* lkl_task_exec() for a given task. */
+long lkl_task_exec_on(void *handle)
+{
+	return call_on(handle, exec_call, NULL);
+}
+
 long lkl_kernel_call(long (*fn)(void *), void *arg)
 {
 	return submit(0, NULL, fn, arg);
@@ -367,7 +412,50 @@ static long spawn_call(void *arg)
  * Returns a handle that another host thread takes over with
  * lkl_task_adopt(), or NULL with *err set.
  */
+/* Runs fn(arg) on req's task; the caller owns req for the duration. */
+static long call_on(struct lkl_request *req, long (*fn)(void *), void *arg)
+{
+	if (READ_ONCE(lkl_state) != LKL_STATE_RUNNING)
+		return -ENODEV;
+	if (!req || !req->task)
+		return -EINVAL;
+	req->call = fn;
+	req->call_arg = arg;
+	submit_and_wait(req);
+	return req->ret;
+}
+
+static void *spawn_on(struct lkl_request *parent, unsigned long flags,
+		      long *err);
+
 void *lkl_task_spawn(unsigned long flags, long *err)
+{
+	struct lkl_request *self = current_request();
+
+	if (IS_ERR(self)) {
+		*err = PTR_ERR(self);
+		return NULL;
+	}
+	/* The thread's own task may not exist yet: a no-op call creates it. */
+	if (!self->task) {
+		long ret = lkl_kernel_call(noop_call, NULL);
+
+		if (ret) {
+			*err = ret;
+			return NULL;
+		}
+	}
+	return spawn_on(self, flags, err);
+}
+
+/* lkl_task_spawn() for a given task. */
+void *lkl_task_spawn_from(void *parent, unsigned long flags, long *err)
+{
+	return spawn_on(parent, flags, err);
+}
+
+static void *spawn_on(struct lkl_request *parent, unsigned long flags,
+		      long *err)
 {
 	struct spawn_args sa = { .flags = flags };
 	struct lkl_request *child;
@@ -389,7 +477,7 @@ void *lkl_task_spawn(unsigned long flags, long *err)
 	child->call = noop_call;
 	child->pending = 1;
 	sa.child = child;
-	ret = lkl_kernel_call(spawn_call, &sa);
+	ret = call_on(parent, spawn_call, &sa);
 	if (ret) {
 		lkl_ops->sem_free(child->done);
 		lkl_ops->mem_free(child);
@@ -462,6 +550,7 @@ void lkl_fail_pending_syscalls(void)
 	req = __atomic_exchange_n(&submitted, NULL, __ATOMIC_SEQ_CST);
 	for (; req; req = next) {
 		next = req->next;
+		__atomic_store_n(&req->queued, 0, __ATOMIC_SEQ_CST);
 		if (!req->task)
 			complete_request(req, -ESHUTDOWN);
 	}
