@@ -18,6 +18,10 @@
 //!   exec must close that fd, or every later command on the container blocks until the
 //!   supervisor exits (an exec'd supervisor drops it automatically).
 
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -41,6 +45,8 @@ pub enum EngineError {
         pid: i32,
         errno: nix::errno::Errno,
     },
+    #[error("{0}")]
+    Supervisor(String),
     #[error("container process {pid} did not exit within {waited:?} of SIGKILL")]
     StillAlive { pid: i32, waited: Duration },
 }
@@ -67,7 +73,13 @@ pub struct CreatedContainer {
     pub pid: i32,
 }
 
-/// Boots the container's kernel, mounts its root image and prepares its process.
+/// Name of the fifo in the state directory on which the supervisor waits for `start`.
+const START_FIFO: &str = "start.fifo";
+/// Name of the file in the state directory where the supervisor records the exit code.
+const EXIT_STATUS: &str = "exit-status";
+
+/// Boots the container's kernel, mounts its root image and prepares its process: starts a
+/// supervisor (`kbox supervise`) and returns once it is ready and waiting for `start`.
 pub fn create(options: &CreateOptions<'_>) -> Result<CreatedContainer, EngineError> {
     log::debug!(
         "create {} from {} (root image {})",
@@ -75,26 +87,160 @@ pub fn create(options: &CreateOptions<'_>) -> Result<CreatedContainer, EngineErr
         options.bundle.dir.display(),
         options.bundle.root_image.display()
     );
-    Err(EngineError::NotImplemented(
-        "create: booting the container's kernel and preparing its process",
-    ))
+    if options.console_socket.is_some() {
+        return Err(EngineError::NotImplemented(
+            "process.terminal (a console socket)",
+        ));
+    }
+    let fifo = options.state_dir.join(START_FIFO);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .map_err(|e| EngineError::Supervisor(format!("creating {}: {e}", fifo.display())))?;
+    let (ready_read, ready_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| EngineError::Supervisor(format!("creating the ready pipe: {e}")))?;
+    let ready_fd = ready_write.as_raw_fd();
+    let exe = std::env::current_exe()
+        .map_err(|e| EngineError::Supervisor(format!("finding the kbox binary: {e}")))?;
+    let mut command = std::process::Command::new(exe);
+    command
+        .arg("supervise")
+        .arg("--bundle")
+        .arg(&options.bundle.dir)
+        .arg("--state-dir")
+        .arg(options.state_dir)
+        .arg("--ready-fd")
+        .arg(ready_fd.to_string());
+    // SAFETY: the closure only makes an fcntl syscall on an fd it owns, which is
+    // async-signal-safe, as pre_exec requires.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::fcntl(ready_fd, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| EngineError::Supervisor(format!("starting the supervisor: {e}")))?;
+    drop(ready_write);
+    let mut report = String::new();
+    let _ = std::fs::File::from(ready_read).read_to_string(&mut report);
+    if report.trim() == "ready" {
+        return Ok(CreatedContainer {
+            pid: child.id() as i32,
+        });
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let message = report
+        .trim()
+        .strip_prefix("error: ")
+        .unwrap_or(report.trim());
+    Err(EngineError::Supervisor(if message.is_empty() {
+        "the supervisor exited before the container was ready".to_owned()
+    } else {
+        message.to_owned()
+    }))
 }
 
 /// Lets a created container's process run the user's program.
 pub fn start(record: &ContainerRecord, state_dir: &Path) -> Result<(), EngineError> {
     log::debug!("start {} (state in {})", record.id, state_dir.display());
-    Err(EngineError::NotImplemented(
-        "start: running the container's process",
-    ))
+    let fifo = state_dir.join(START_FIFO);
+    // Non-blocking: a dead supervisor must not hang `start`.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .map_err(|e| EngineError::Supervisor(format!("opening {}: {e}", fifo.display())))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut byte = [0u8; 1];
+    loop {
+        match (&file).read(&mut byte) {
+            Ok(1) => break,
+            Ok(_) if !record.process_is_alive() => return Err(EngineError::NotRunning),
+            Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => {
+                return Err(EngineError::Supervisor(format!(
+                    "reading {}: {e}",
+                    fifo.display()
+                )))
+            }
+            _ if Instant::now() > deadline => {
+                return Err(EngineError::Supervisor(
+                    "the container process did not start".into(),
+                ))
+            }
+            _ => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    let _ = std::fs::remove_file(&fifo);
+    Ok(())
 }
 
 /// Waits for a started container's process to exit and returns its exit code
 /// (128 + signal number when killed), for `run` without `--detach`.
-pub fn wait(record: &ContainerRecord) -> Result<i32, EngineError> {
+pub fn wait(record: &ContainerRecord, state_dir: &Path) -> Result<i32, EngineError> {
     log::debug!("wait for {}", record.id);
-    Err(EngineError::NotImplemented(
-        "waiting for the container's process",
-    ))
+    let pid = record.pid.ok_or(EngineError::NotRunning)?;
+    match nix::sys::wait::waitpid(Pid::from_raw(pid), None) {
+        Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => return Ok(code),
+        Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+        _ => {}
+    }
+    // Not our child: wait for it to go away and read what it recorded.
+    while record.process_is_alive() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::read_to_string(state_dir.join(EXIT_STATUS))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or(EngineError::Supervisor(
+            "the container's exit status is unknown".into(),
+        ))
+}
+
+/// The body of `kbox supervise`: sets the container up, reports on `ready_fd`, waits for
+/// `start`, runs the container and returns its exit code.
+pub fn supervise(bundle_dir: &Path, state_dir: &Path, ready_fd: i32) -> i32 {
+    // SAFETY: the fd was handed to us by `create` for exactly this use; we own it now.
+    let mut ready = unsafe { std::fs::File::from_raw_fd(ready_fd) };
+    let bundle = match Bundle::load(bundle_dir) {
+        Ok(bundle) => bundle,
+        Err(e) => {
+            let _ = writeln!(ready, "error: {e}");
+            return 1;
+        }
+    };
+    let fifo = state_dir.join(START_FIFO);
+    let ready = std::cell::RefCell::new(Some(ready));
+    let gate = || -> Result<(), String> {
+        if let Some(mut ready) = ready.borrow_mut().take() {
+            let _ = writeln!(ready, "ready");
+        }
+        // Blocks until `start` opens the fifo for reading.
+        let mut fifo_file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&fifo)
+            .map_err(|e| format!("waiting for start: {e}"))?;
+        fifo_file
+            .write_all(b"1")
+            .map_err(|e| format!("waiting for start: {e}"))
+    };
+    let code = match crate::supervisor::run(&bundle, gate) {
+        Ok(code) => code,
+        Err(e) => {
+            match ready.borrow_mut().take() {
+                // Still setting up: `create` reports the error.
+                Some(mut ready) => {
+                    let _ = writeln!(ready, "error: {e}");
+                }
+                None => eprintln!("kbox: {e}"),
+            }
+            1
+        }
+    };
+    let _ = std::fs::write(state_dir.join(EXIT_STATUS), format!("{code}\n"));
+    code
 }
 
 /// Sends `signal` to the container's process, or with `all` to every process of the

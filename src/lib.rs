@@ -7,3 +7,6 @@
 pub mod engine;
 pub mod lkl;
 pub mod oci;
+pub mod supervisor;
+pub mod syscalls;
+pub mod tracer;

@@ -18,6 +18,7 @@ pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+mod supervise;
 
 use kbox::oci::state::{ContainerId, LockedContainer, StateStore, DEFAULT_ROOT};
 
@@ -140,6 +141,9 @@ pub enum Command {
     Features(features::FeaturesArgs),
     /// Write a starter config.json into a bundle
     Spec(spec::SpecArgs),
+    /// Internal: the process that becomes a container (started by create)
+    #[command(hide = true)]
+    Supervise(supervise::SuperviseArgs),
 }
 
 /// Runs the command and returns the process exit code.
@@ -153,6 +157,7 @@ pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Kill(args) => no_exit_code(kill::run(global, args)),
         Command::Delete(args) => no_exit_code(delete::run(global, args)),
         Command::Run(args) => run::run(global, args),
+        Command::Supervise(args) => supervise::run(args),
         Command::Exec(args) => exec::run(global, args),
         Command::List(args) => no_exit_code(list::run(global, args)),
         Command::Ps(args) => no_exit_code(ps::run(global, args)),

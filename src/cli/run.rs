@@ -38,9 +38,10 @@ pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let record = container.record().clone();
+    let state_dir = container.dir().to_path_buf();
     // Other commands (kill, state) must work on the container while we wait.
     drop(container);
-    let exit_code = engine::wait(&record)?;
+    let exit_code = engine::wait(&record, &state_dir)?;
     if !args.keep {
         delete_container(global.open_container(&args.id)?, true)?;
     }

@@ -1,7 +1,7 @@
 //! Raw declarations of the LKL symbols kbox uses, written by hand to match the C ABI of
 //! the kernel port (no bindgen, no LKL headers). Only the safe wrappers in `super` call these.
 
-use core::ffi::{c_char, c_int, c_long, c_uint, c_void};
+use core::ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void};
 use core::marker::{PhantomData, PhantomPinned};
 use core::mem::{offset_of, size_of};
 
@@ -69,4 +69,26 @@ extern "C" {
     ) -> c_int;
     /// Syncs, unmounts everything and halts the kernel. Returns 0 or `-errno`.
     pub fn lkl_sys_halt() -> c_long;
+
+    // Kernel tasks per host program thread (kbox's port; see lkl/host/include/lkl_host.h).
+    /// Forks the calling thread's task; NULL with `*err` set on failure.
+    pub fn lkl_task_spawn(flags: c_ulong, err: *mut c_long) -> *mut c_void;
+    /// Forks the task behind `parent`.
+    pub fn lkl_task_spawn_from(
+        parent: *mut c_void,
+        flags: c_ulong,
+        err: *mut c_long,
+    ) -> *mut c_void;
+    /// Ends the task behind `handle` and frees the handle.
+    pub fn lkl_task_release(handle: *mut c_void);
+    /// Closes the close-on-exec descriptors of the task behind `handle`.
+    pub fn lkl_task_exec_on(handle: *mut c_void) -> c_long;
+    /// A syscall on the task behind `handle`; the signals the kernel raised against the task
+    /// are stored in `*signals` (a bit per signal, bit n-1 for signal n).
+    pub fn lkl_task_syscall(
+        handle: *mut c_void,
+        nr: c_long,
+        params: *mut c_long,
+        signals: *mut c_ulong,
+    ) -> c_long;
 }

@@ -13,6 +13,9 @@
 pub mod ffi;
 pub mod stat;
 pub mod sysnr;
+pub mod task;
+
+pub use task::{Task, TaskResult};
 
 #[cfg(not(target_arch = "x86_64"))]
 compile_error!("the LKL binding's struct layouts are written and checked for x86_64 only");
@@ -22,7 +25,7 @@ use std::fmt;
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -164,6 +167,7 @@ impl KernelBuilder {
         log::debug!("LKL kernel started: {}", full_cmdline.to_string_lossy());
         Ok(Kernel {
             disks: Mutex::new(self.disks),
+            mounts: Mutex::new(Vec::new()),
             halted: AtomicBool::new(false),
         })
     }
@@ -195,6 +199,10 @@ fn boot_cmdline(cmdline: &str, mem_mb: u32) -> Result<std::ffi::CString, KernelE
 /// one fd table, cwd and root.
 pub struct Kernel {
     disks: Mutex<Vec<AttachedDisk>>,
+    /// Mount points made by [`Kernel::mount_disk`] and not yet unmounted, in mount order.
+    /// `lkl_sys_halt` only syncs: the shutdown unmounts these so that ext4 closes its journal
+    /// and marks the filesystem clean.
+    mounts: Mutex<Vec<std::ffi::CString>>,
     halted: AtomicBool,
 }
 
@@ -208,10 +216,7 @@ impl Kernel {
     /// prefer [`KernelBuilder::add_disk`] before boot).
     pub fn add_disk(&self, image: &File) -> Result<DiskId, KernelError> {
         let (id, disk) = attach_disk(image)?;
-        self.disks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(disk);
+        lock(&self.disks).push(disk);
         Ok(id)
     }
 
@@ -245,10 +250,27 @@ impl Kernel {
         }
         let len = mount_path.iter().position(|&b| b == 0).unwrap_or(0);
         mount_path.truncate(len);
-        Ok(String::from_utf8_lossy(&mount_path).into_owned())
+        let path = String::from_utf8_lossy(&mount_path).into_owned();
+        // lkl_mount_dev wrote a C string, so the bytes before its NUL contain no NUL.
+        if let Ok(c_path) = std::ffi::CString::new(mount_path) {
+            lock(&self.mounts).push(c_path);
+        }
+        Ok(path)
     }
 
-    /// Syncs and unmounts every filesystem, halts the kernel and frees LKL's resources.
+    /// Unmounts a filesystem mounted by [`Kernel::mount_disk`] (given the path it returned)
+    /// and removes its mount point directory.
+    pub fn unmount_disk(&self, mount_path: &str) -> Result<(), Errno> {
+        let c_path = std::ffi::CString::new(mount_path).map_err(|_| Errno::EINVAL)?;
+        self.umount2(&c_path, 0)?;
+        lock(&self.mounts).retain(|mounted| *mounted != c_path);
+        // The directory is lkl_mount_dev's; failing to remove it leaves only an empty dir.
+        let _ = self.unlinkat(AT_FDCWD, &c_path, libc::AT_REMOVEDIR);
+        Ok(())
+    }
+
+    /// Unmounts what [`Kernel::mount_disk`] mounted, syncs, halts the kernel and frees LKL's
+    /// resources. The kernel is halted even when an unmount fails; the first error is returned.
     pub fn shutdown(self) -> Result<(), LklError> {
         self.halt()
     }
@@ -257,6 +279,7 @@ impl Kernel {
         if self.halted.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
+        let unmounted = self.unmount_all();
         // SAFETY: the kernel was started and is halted only once (guarded by `halted`).
         let ret = unsafe { ffi::lkl_sys_halt() };
         if ret < 0 {
@@ -264,7 +287,41 @@ impl Kernel {
         }
         // SAFETY: called once, after a successful halt, as the LKL API requires.
         unsafe { ffi::lkl_cleanup() };
-        Ok(())
+        unmounted
+    }
+
+    /// Unmounts the remaining [`Kernel::mount_disk`] mounts, newest first. A busy filesystem
+    /// (a file still open, e.g. by another host thread) gets a short grace period.
+    fn unmount_all(&self) -> Result<(), LklError> {
+        const BUSY_RETRIES: u32 = 50;
+        let mounts = std::mem::take(&mut *lock(&self.mounts));
+        let mut first_error = Ok(());
+        for path in mounts.iter().rev() {
+            let mut result = self.umount2(path, 0);
+            for _ in 0..BUSY_RETRIES {
+                if result != Err(Errno::EBUSY) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+                result = self.umount2(path, 0);
+            }
+            match result {
+                // EINVAL: no longer a mount point (someone unmounted it with umount2).
+                Ok(()) | Err(Errno::EINVAL) => {
+                    let _ = self.unlinkat(AT_FDCWD, path, libc::AT_REMOVEDIR);
+                }
+                Err(errno) => {
+                    log::warn!("cannot unmount {path:?} before halting the kernel: {errno}");
+                    if first_error.is_ok() {
+                        first_error = Err(LklError {
+                            op: "umount2",
+                            errno,
+                        });
+                    }
+                }
+            }
+        }
+        first_error
     }
 
     /// Calls LKL syscall `nr` (an [`sysnr`] number, not a host number) with raw arguments.
@@ -562,6 +619,49 @@ impl Kernel {
     pub fn sync(&self) -> Result<(), Errno> {
         self.call(sysnr::SYNC, [0; 6]).map(drop)
     }
+
+    /// `FUTEX_WAIT` (private) on `word`, a futex in this process's memory: sleeps in the kernel
+    /// while `word` holds `expected`, until a [`Kernel::futex_wake`] on it or `timeout`
+    /// (relative) passes. `EAGAIN`: `word` did not hold `expected`; `ETIMEDOUT`: timed out.
+    pub fn futex_wait(
+        &self,
+        word: &AtomicU32,
+        expected: u32,
+        timeout: Option<Duration>,
+    ) -> Result<(), Errno> {
+        let timeout = timeout
+            .map(|timeout| {
+                Ok::<_, Errno>(libc::timespec {
+                    tv_sec: timeout.as_secs().try_into().map_err(|_| Errno::EINVAL)?,
+                    tv_nsec: i64::from(timeout.subsec_nanos()),
+                })
+            })
+            .transpose()?;
+        let timeout_ptr = timeout.as_ref().map_or(0, |ts| ptr::from_ref(ts) as i64);
+        let op = libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG;
+        let args = [
+            word.as_ptr() as i64,
+            op.into(),
+            expected.into(),
+            timeout_ptr,
+            0,
+            0,
+        ];
+        self.call(sysnr::FUTEX, args).map(drop)
+    }
+
+    /// `FUTEX_WAKE` (private): wakes up to `count` waiters on `word`; returns how many woke.
+    pub fn futex_wake(&self, word: &AtomicU32, count: u32) -> Result<usize, Errno> {
+        let op = libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG;
+        let args = [word.as_ptr() as i64, op.into(), count.into(), 0, 0, 0];
+        self.call(sysnr::FUTEX, args).map(|n| n as usize)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 // struct new_utsname is 6 fields of __NEW_UTS_LEN + 1 = 65 bytes; glibc's utsname matches.
@@ -576,6 +676,17 @@ impl Drop for Kernel {
 }
 
 /// Splits `lkl_syscall`'s return value into a result or the kernel's errno.
+/// A syscall on the calling host thread's own task, for threads that hold no [`Kernel`]
+/// reference (stdio pumps). After the kernel halts it fails with ENODEV.
+///
+/// # Safety
+/// As [`Kernel::syscall6`]: pointer arguments must be valid for what the syscall does.
+pub unsafe fn thread_syscall(nr: i64, args: [i64; 6]) -> Result<i64, Errno> {
+    let mut params: [c_long; 6] = args;
+    // SAFETY: params holds 6 longs; the caller vouches for pointers inside them.
+    errno_result(unsafe { ffi::lkl_syscall(nr, params.as_mut_ptr()) })
+}
+
 fn errno_result(ret: i64) -> Result<i64, Errno> {
     if (-MAX_ERRNO..0).contains(&ret) {
         Err(Errno::from_raw((-ret) as i32))

@@ -1,0 +1,26 @@
+//! `kbox supervise` (internal, like runc's `init`): the process that becomes a container.
+//! `create` starts it; it boots the container's kernel, reports readiness, waits for
+//! `start`, runs the container and exits with its first process's exit code.
+
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct SuperviseArgs {
+    /// The bundle directory
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// The container's state directory (start fifo, exit status)
+    #[arg(long)]
+    pub state_dir: PathBuf,
+    /// Inherited pipe to report readiness (or the setup error) on
+    #[arg(long)]
+    pub ready_fd: i32,
+}
+
+pub fn run(args: &SuperviseArgs) -> anyhow::Result<i32> {
+    Ok(kbox::engine::supervise(
+        &args.bundle,
+        &args.state_dir,
+        args.ready_fd,
+    ))
+}

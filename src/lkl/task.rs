@@ -1,0 +1,108 @@
+//! Kernel tasks for the container's processes.
+//!
+//! Every guest thread has a task of its own in the container's kernel, so that its file
+//! table, cwd, root, umask and credentials behave as in Linux. A [`Task`] is forked from
+//! another exactly as the guest forks (sharing what the clone flags share), and any host
+//! thread may make syscalls on it, one at a time.
+
+use core::ffi::{c_long, c_ulong, c_void};
+use std::ptr::NonNull;
+use std::sync::Mutex;
+
+use super::{errno_result, ffi, Errno, Kernel};
+
+/// Clone flags a task fork honours; anything else is ignored.
+pub const SHARE_FLAGS: u64 = (libc::CLONE_FILES
+    | libc::CLONE_FS
+    | libc::CLONE_THREAD
+    | libc::CLONE_SIGHAND
+    | libc::CLONE_SYSVSEM) as u64;
+
+/// A task in the container's kernel. Dropping it ends the task.
+pub struct Task {
+    handle: NonNull<c_void>,
+    /// The port serves one request per task at a time.
+    busy: Mutex<()>,
+}
+
+// SAFETY: the handle is an opaque token the port accepts from any host thread; `busy`
+// serialises the requests the port requires to be serial.
+unsafe impl Send for Task {}
+// SAFETY: as above; every use of the handle goes through `busy`.
+unsafe impl Sync for Task {}
+
+/// The result of a syscall on a task, with the signals the kernel raised against it.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskResult {
+    pub ret: Result<i64, Errno>,
+    /// Bit n-1 set for signal n (SIGPIPE from a pipe, SIGTTOU from a terminal, ...).
+    pub signals: u64,
+}
+
+fn spawned(handle: *mut c_void, err: c_long) -> Result<Task, Errno> {
+    match NonNull::new(handle) {
+        Some(handle) => Ok(Task {
+            handle,
+            busy: Mutex::new(()),
+        }),
+        None => Err(Errno::from_raw(-(err as i32))),
+    }
+}
+
+impl Kernel {
+    /// Forks the calling host thread's own task (a thread of the kernel's pid 1) with clone
+    /// `flags` (see [`SHARE_FLAGS`]): the start of a container's first process.
+    pub fn spawn_task(&self, flags: u64) -> Result<Task, Errno> {
+        let mut err: c_long = 0;
+        // SAFETY: err is a valid out-pointer; the port checks that the kernel runs.
+        let handle = unsafe { ffi::lkl_task_spawn(flags as c_ulong, &mut err) };
+        spawned(handle, err)
+    }
+}
+
+impl Task {
+    /// Forks this task as the guest's fork or clone with `flags` does.
+    pub fn spawn(&self, flags: u64) -> Result<Task, Errno> {
+        let _busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        let mut err: c_long = 0;
+        // SAFETY: the handle is live (owned by self) and not in use (busy held).
+        let handle =
+            unsafe { ffi::lkl_task_spawn_from(self.handle.as_ptr(), flags as c_ulong, &mut err) };
+        spawned(handle, err)
+    }
+
+    /// Calls LKL syscall `nr` on this task.
+    ///
+    /// # Safety
+    /// Pointer arguments are dereferenced by the kernel as addresses of this process: each
+    /// must be valid for what syscall `nr` reads or writes.
+    pub unsafe fn syscall(&self, nr: i64, args: [i64; 6]) -> TaskResult {
+        let _busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        let mut params: [c_long; 6] = args;
+        let mut signals: c_ulong = 0;
+        // SAFETY: the handle is live and not in use; params and signals are valid for the
+        // call; the caller vouches for the pointers inside params.
+        let ret = unsafe {
+            ffi::lkl_task_syscall(self.handle.as_ptr(), nr, params.as_mut_ptr(), &mut signals)
+        };
+        TaskResult {
+            ret: errno_result(ret),
+            signals,
+        }
+    }
+
+    /// What a successful execve does to the task: closes its close-on-exec descriptors.
+    pub fn exec(&self) -> Result<(), Errno> {
+        let _busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the handle is live and not in use.
+        errno_result(unsafe { ffi::lkl_task_exec_on(self.handle.as_ptr()) }).map(drop)
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        let _busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the handle is live and released exactly once, here.
+        unsafe { ffi::lkl_task_release(self.handle.as_ptr()) };
+    }
+}

@@ -1,0 +1,236 @@
+//! The supervisor: the process that owns a container's kernel and its processes.
+//!
+//! It boots the kernel, mounts the bundle's root image as the container's `/`, applies the
+//! spec's in-kernel mounts and hostname, wires the container's stdio to its own through
+//! pipes in the container's kernel, runs `process.args` traced, and when the first process
+//! exits ends the others, unmounts the image and halts the kernel.
+
+mod rootfs;
+mod stdio;
+
+use std::ffi::CString;
+use std::fs::OpenOptions;
+
+use nix::errno::Errno;
+use oci_spec::runtime::Spec;
+
+use crate::lkl::{sysnr as k, Kernel, KernelBuilder, KernelError, LklError, MsFlags, Task};
+use crate::oci::bundle::Bundle;
+use crate::tracer::{self, ExitStatus, Program};
+
+/// Memory given to a container's kernel unless the spec's memory limit says otherwise.
+const DEFAULT_KERNEL_MEM_MB: u32 = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    #[error("opening root image {path}: {source}")]
+    Image {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("booting the container's kernel: {0}")]
+    Boot(#[from] KernelError),
+    #[error("mounting root image {path} as ext4: {source}")]
+    MountRoot { path: String, source: LklError },
+    #[error("setting up the container: {what}: {errno}")]
+    Setup { what: String, errno: Errno },
+    #[error("config.json has no process to run")]
+    NoProcess,
+    #[error("{0}: not found in the container (PATH={1})")]
+    NotFound(String, String),
+    #[error(transparent)]
+    Trace(#[from] tracer::TraceError),
+    #[error("{0}")]
+    Gate(String),
+}
+
+pub(crate) fn setup_err(what: impl Into<String>) -> impl FnOnce(Errno) -> SupervisorError {
+    let what = what.into();
+    move |errno| SupervisorError::Setup { what, errno }
+}
+
+/// Runs the container described by `bundle` to completion in this process, with this
+/// process's stdin, stdout and stderr as the container's. `gate` runs once everything is
+/// ready, just before the first process starts (`create` returns there; `start` opens the
+/// gate). Returns the exit code of the container's first process (128 + n for signal n).
+pub fn run(
+    bundle: &Bundle,
+    gate: impl FnOnce() -> Result<(), String>,
+) -> Result<i32, SupervisorError> {
+    let spec = &bundle.spec;
+    let process = spec.process().as_ref().ok_or(SupervisorError::NoProcess)?;
+    let readonly = spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false);
+    let image_path = bundle.root_image.display().to_string();
+    let image = OpenOptions::new()
+        .read(true)
+        .write(!readonly)
+        .open(&bundle.root_image)
+        .map_err(|source| SupervisorError::Image {
+            path: image_path.clone(),
+            source,
+        })?;
+
+    let mut builder = KernelBuilder::new()?;
+    let disk = builder.add_disk(&image)?;
+    let kernel = builder.boot("loglevel=3", kernel_memory_mb(spec))?;
+    let flags = if readonly {
+        MsFlags::MS_RDONLY
+    } else {
+        MsFlags::empty()
+    };
+    let root = kernel
+        .mount_disk(disk, c"ext4", flags, None)
+        .map_err(|source| SupervisorError::MountRoot {
+            path: image_path.clone(),
+            source,
+        })?;
+
+    let result = (|| {
+        rootfs::mount_spec(&kernel, &root, spec)?;
+        if let Some(hostname) = spec.hostname() {
+            kernel
+                .sethostname(hostname.as_bytes())
+                .map_err(setup_err("setting the hostname"))?;
+        }
+        let stdio = stdio::Stdio::new(&kernel)?;
+        let task = kernel
+            .spawn_task(0)
+            .map_err(setup_err("creating the first process's task"))?;
+        rootfs::enter(&task, &root)?;
+        stdio.install(&task)?;
+        prepare_process(&task, process)?;
+        let program = resolve_program(&task, process)?;
+        gate().map_err(SupervisorError::Gate)?;
+        let status = tracer::run(task, &program)?;
+        stdio.finish();
+        Ok(status)
+    })();
+
+    rootfs::unmount_spec(&kernel, &root, spec);
+    if let Err(e) = kernel.shutdown() {
+        log::warn!("halting the container's kernel: {e}");
+    }
+    result.map(ExitStatus::code)
+}
+
+fn kernel_memory_mb(spec: &Spec) -> u32 {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.memory().as_ref())
+        .and_then(|m| m.limit())
+        .filter(|&limit| limit > 0)
+        .map(|limit| ((limit as u64 >> 20) as u32).clamp(32, 4096))
+        .unwrap_or(DEFAULT_KERNEL_MEM_MB)
+}
+
+/// Makes a syscall on `task` with pointers into the supervisor's own memory.
+fn task_call(task: &Task, nr: i64, args: [i64; 6]) -> Result<i64, Errno> {
+    // SAFETY: every caller passes pointers to live supervisor buffers sized for the call.
+    unsafe { task.syscall(nr, args) }.ret
+}
+
+/// Applies process.cwd, user and umask to the first process's task.
+fn prepare_process(
+    task: &Task,
+    process: &oci_spec::runtime::Process,
+) -> Result<(), SupervisorError> {
+    let user = process.user();
+    let gids: Vec<u32> = user.additional_gids().clone().unwrap_or_default();
+    task_call(
+        task,
+        k::SETGROUPS,
+        [gids.len() as i64, gids.as_ptr() as i64, 0, 0, 0, 0],
+    )
+    .map_err(setup_err("setting additional groups"))?;
+    let (uid, gid) = (i64::from(user.uid()), i64::from(user.gid()));
+    task_call(task, k::SETRESGID, [gid, gid, gid, 0, 0, 0])
+        .map_err(setup_err("setting the group id"))?;
+    task_call(task, k::SETRESUID, [uid, uid, uid, 0, 0, 0])
+        .map_err(setup_err("setting the user id"))?;
+    if let Some(umask) = user.umask() {
+        task_call(task, k::UMASK, [i64::from(umask), 0, 0, 0, 0, 0])
+            .map_err(setup_err("setting the umask"))?;
+    }
+    let cwd = CString::new(process.cwd().as_os_str().as_encoded_bytes()).map_err(|_| {
+        SupervisorError::Setup {
+            what: "process.cwd".into(),
+            errno: Errno::EINVAL,
+        }
+    })?;
+    task_call(task, k::CHDIR, [cwd.as_ptr() as i64, 0, 0, 0, 0, 0]).map_err(setup_err(format!(
+        "changing to process.cwd {:?}",
+        process.cwd()
+    )))?;
+    Ok(())
+}
+
+/// Finds process.args[0] in the container's filesystem, through PATH when it has no slash.
+fn resolve_program(
+    task: &Task,
+    process: &oci_spec::runtime::Process,
+) -> Result<Program, SupervisorError> {
+    let args = process.args().clone().unwrap_or_default();
+    let first = args.first().cloned().ok_or(SupervisorError::NoProcess)?;
+    let env = process.env().clone().unwrap_or_default();
+    let path_var = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .to_owned();
+    let cstr = |s: &str| {
+        CString::new(s).map_err(|_| SupervisorError::Setup {
+            what: format!("{s:?} contains NUL"),
+            errno: Errno::EINVAL,
+        })
+    };
+    let path = if first.contains('/') {
+        first.clone()
+    } else {
+        path_var
+            .split(':')
+            .filter(|dir| !dir.is_empty())
+            .map(|dir| format!("{}/{first}", dir.trim_end_matches('/')))
+            .find(|candidate| {
+                CString::new(candidate.as_str()).is_ok_and(|c| {
+                    task_call(
+                        task,
+                        k::FACCESSAT,
+                        [
+                            libc::AT_FDCWD as i64,
+                            c.as_ptr() as i64,
+                            i64::from(libc::X_OK),
+                            0,
+                            0,
+                            0,
+                        ],
+                    )
+                    .is_ok()
+                })
+            })
+            .ok_or_else(|| SupervisorError::NotFound(first.clone(), path_var.clone()))?
+    };
+    Ok(Program {
+        path: cstr(&path)?,
+        argv: args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?,
+        env: env.iter().map(|e| cstr(e)).collect::<Result<_, _>>()?,
+    })
+}
+
+impl Kernel {
+    /// Sets the container kernel's hostname.
+    pub fn sethostname(&self, name: &[u8]) -> Result<(), Errno> {
+        // SAFETY: name is a live buffer of the length passed.
+        unsafe {
+            self.syscall6(
+                k::SETHOSTNAME,
+                [name.as_ptr() as i64, name.len() as i64, 0, 0, 0, 0],
+            )
+        }
+        .map(drop)
+    }
+}

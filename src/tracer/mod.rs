@@ -1,0 +1,483 @@
+//! The ptrace transport: runs the container's processes as traced host processes and feeds
+//! every syscall the seccomp filter stops for to the dispatcher.
+//!
+//! One tracer thread owns all ptrace requests (the kernel requires it). Each guest thread has
+//! a proxy thread that serves its syscalls, so a guest blocked in the container's kernel
+//! (reading an empty pipe, waiting on a child) never holds up the others: proxies post their
+//! results back, and the tracer applies them and resumes the guest. The tracer waits on a
+//! signalfd for SIGCHLD (ptrace stops) and an eventfd (proxy results) at once.
+
+pub mod filter;
+pub mod memory;
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::CString;
+use std::os::fd::AsFd;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, RwLock};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::eventfd::{EfdFlags, EventFd};
+use nix::sys::ptrace::{self, Event, Options};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::lkl::task::SHARE_FLAGS;
+use crate::lkl::Task;
+use crate::syscalls::emulate::ExecLoader;
+use crate::syscalls::{dispatch, Action, Call, Context, ExitHook, Served};
+use memory::GuestMemory;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    #[error("starting the container process: {0}")]
+    Spawn(Errno),
+    #[error("tracing the container process: {0}")]
+    Ptrace(Errno),
+    #[error(transparent)]
+    Filter(#[from] filter::FilterError),
+}
+
+/// What the container's first process ended with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(i32),
+    Signaled(i32),
+}
+
+impl ExitStatus {
+    /// The shell convention: the exit code, or 128 + the signal number.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Exited(code) => code,
+            ExitStatus::Signaled(sig) => 128 + sig,
+        }
+    }
+}
+
+/// The program the first process runs: already resolved in the container's filesystem.
+pub struct Program {
+    pub path: CString,
+    pub argv: Vec<CString>,
+    pub env: Vec<CString>,
+}
+
+struct Job {
+    call: Call,
+}
+
+struct Done {
+    tid: i32,
+    served: Served,
+}
+
+struct Proxy {
+    jobs: mpsc::Sender<Job>,
+}
+
+struct Guest {
+    task: Arc<Task>,
+    proxy: Proxy,
+    /// Work to finish at the exit of a syscall the host runs on the guest's behalf.
+    on_exit: Option<ExitHook>,
+    /// Stopped before its parent's fork event named it: resume once it is set up.
+    waiting: bool,
+}
+
+/// Shared with the proxies: results, and the set of the container's host pids.
+struct Shared {
+    done: Mutex<Vec<Done>>,
+    wake: EventFd,
+    guests: RwLock<HashSet<i32>>,
+    loader: ExecLoader,
+}
+
+fn spawn_proxy(tid: i32, task: Arc<Task>, shared: Arc<Shared>) -> Proxy {
+    let (tx, rx) = mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name(format!("proxy-{tid}"))
+        .spawn(move || {
+            let is_guest = |pid: i32| {
+                shared
+                    .guests
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains(&pid)
+            };
+            let ctx = Context {
+                mem: GuestMemory::new(tid),
+                task: &task,
+                exec: &shared.loader,
+                is_guest: &is_guest,
+            };
+            for job in rx {
+                let served = dispatch(&ctx, &job.call);
+                shared
+                    .done
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(Done { tid, served });
+                let _ = shared.wake.write(1);
+            }
+        })
+        .expect("spawning a proxy thread");
+    Proxy { jobs: tx }
+}
+
+/// Runs `program` as the container's first process, on kernel task `task`, and traces it
+/// and every process it starts until the first process exits; then ends the others.
+pub fn run(task: Task, program: &Program) -> Result<ExitStatus, TraceError> {
+    let programs = filter::build()?;
+    // SIGCHLD is read from a signalfd; it must be blocked in every thread that could take it,
+    // so block it before any proxy thread exists.
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGCHLD);
+    mask.thread_block().map_err(TraceError::Ptrace)?;
+    let sigchld = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(TraceError::Ptrace)?;
+    let shared = Arc::new(Shared {
+        done: Mutex::new(Vec::new()),
+        wake: EventFd::from_flags(EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC)
+            .map_err(TraceError::Ptrace)?,
+        guests: RwLock::new(HashSet::new()),
+        loader: ExecLoader::new(),
+    });
+
+    let root = spawn_traced(program, &programs)?;
+    let mut tracer = Tracer {
+        guests: HashMap::new(),
+        early: HashSet::new(),
+        shared: shared.clone(),
+        root,
+        root_status: None,
+    };
+    tracer.add_guest(root, Arc::new(task));
+    ptrace::cont(Pid::from_raw(root), None).map_err(TraceError::Ptrace)?;
+    tracer.run_loop(&sigchld)
+}
+
+/// Forks the first process: it stops for the tracer, then installs the filter and execs.
+fn spawn_traced(
+    program: &Program,
+    programs: &[seccompiler::BpfProgram],
+) -> Result<i32, TraceError> {
+    let mut argv: Vec<*const libc::c_char> = program.argv.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = program.env.iter().map(|e| e.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    // SAFETY: the child only makes raw syscalls (no allocation, no locks) before execve.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(TraceError::Spawn(Errno::last()));
+    }
+    if pid == 0 {
+        // SAFETY: child side of fork: async-signal-safe syscalls only, then execve or _exit.
+        unsafe {
+            libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
+            libc::raise(libc::SIGSTOP);
+            // A process group and session of its own: the container's signals to groups
+            // never reach the supervisor.
+            libc::setsid();
+            let mut unblock: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut unblock);
+            libc::sigprocmask(libc::SIG_SETMASK, &unblock, std::ptr::null_mut());
+            if filter::install(programs).is_err() {
+                libc::_exit(126);
+            }
+            libc::execve(program.path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::__WALL)) {
+        Ok(WaitStatus::Stopped(_, Signal::SIGSTOP)) => {}
+        Ok(other) => {
+            return Err(TraceError::Spawn(Errno::ECHILD))
+                .inspect_err(|_| log::error!("first process: {other:?}"))
+        }
+        Err(e) => return Err(TraceError::Spawn(e)),
+    }
+    ptrace::setoptions(
+        Pid::from_raw(pid),
+        Options::PTRACE_O_EXITKILL
+            | Options::PTRACE_O_TRACESYSGOOD
+            | Options::PTRACE_O_TRACESECCOMP
+            | Options::PTRACE_O_TRACEFORK
+            | Options::PTRACE_O_TRACEVFORK
+            | Options::PTRACE_O_TRACECLONE
+            | Options::PTRACE_O_TRACEEXEC,
+    )
+    .map_err(TraceError::Ptrace)?;
+    Ok(pid)
+}
+
+struct Tracer {
+    guests: HashMap<i32, Guest>,
+    /// New tracees seen stopped before their parent's fork event.
+    early: HashSet<i32>,
+    shared: Arc<Shared>,
+    root: i32,
+    root_status: Option<ExitStatus>,
+}
+
+impl Tracer {
+    fn add_guest(&mut self, tid: i32, task: Arc<Task>) {
+        let proxy = spawn_proxy(tid, task.clone(), self.shared.clone());
+        self.shared
+            .guests
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tid);
+        self.guests.insert(
+            tid,
+            Guest {
+                task,
+                proxy,
+                on_exit: None,
+                waiting: false,
+            },
+        );
+    }
+
+    fn remove_guest(&mut self, tid: i32) {
+        self.shared
+            .guests
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&tid);
+        // Dropping the proxy's channel ends its thread, which then releases the task.
+        self.guests.remove(&tid);
+    }
+
+    fn run_loop(&mut self, sigchld: &SignalFd) -> Result<ExitStatus, TraceError> {
+        loop {
+            self.apply_results();
+            while let Some(status) = self.reap()? {
+                self.handle(status);
+            }
+            if let Some(status) = self.root_status {
+                if self.guests.is_empty() {
+                    return Ok(status);
+                }
+            }
+            let mut fds = [
+                PollFd::new(sigchld.as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.shared.wake.as_fd(), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, PollTimeout::from(200u16)) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => return Err(TraceError::Ptrace(e)),
+            }
+            while sigchld.read_signal().ok().flatten().is_some() {}
+            let _ = self.shared.wake.read();
+        }
+    }
+
+    fn reap(&mut self) -> Result<Option<WaitStatus>, TraceError> {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
+            Ok(WaitStatus::StillAlive) => Ok(None),
+            Ok(status) => Ok(Some(status)),
+            Err(Errno::ECHILD) => Ok(None),
+            Err(Errno::EINTR) => Ok(None),
+            Err(e) => Err(TraceError::Ptrace(e)),
+        }
+    }
+
+    fn resume(&self, tid: i32, sig: Option<Signal>) {
+        // ESRCH: the guest died meanwhile (SIGKILL); its exit is reported next.
+        let _ = ptrace::cont(Pid::from_raw(tid), sig);
+    }
+
+    fn handle(&mut self, status: WaitStatus) {
+        match status {
+            WaitStatus::Exited(pid, code) => self.exited(pid.as_raw(), ExitStatus::Exited(code)),
+            WaitStatus::Signaled(pid, sig, _) => {
+                self.exited(pid.as_raw(), ExitStatus::Signaled(sig as i32))
+            }
+            WaitStatus::PtraceEvent(pid, _, event) => self.event(pid.as_raw(), event),
+            WaitStatus::PtraceSyscall(pid) => self.syscall_exit(pid.as_raw()),
+            WaitStatus::Stopped(pid, sig) => {
+                let tid = pid.as_raw();
+                if sig == Signal::SIGSTOP && !self.guests.contains_key(&tid) {
+                    // A new child, before its parent's fork event: wait for that.
+                    self.early.insert(tid);
+                } else if sig == Signal::SIGSTOP && self.guests.get(&tid).is_some_and(|g| g.waiting)
+                {
+                    if let Some(g) = self.guests.get_mut(&tid) {
+                        g.waiting = false;
+                    }
+                    self.resume(tid, None);
+                } else {
+                    self.resume(tid, Some(sig));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn exited(&mut self, tid: i32, status: ExitStatus) {
+        self.remove_guest(tid);
+        if tid == self.root {
+            self.root_status = Some(status);
+            // The container ends with its first process: end the others too.
+            for other in self.guests.keys() {
+                // SAFETY: kill(2) on a pid we trace; no memory involved.
+                unsafe { libc::kill(*other, libc::SIGKILL) };
+            }
+        }
+    }
+
+    fn event(&mut self, tid: i32, event: i32) {
+        let pid = Pid::from_raw(tid);
+        if event == Event::PTRACE_EVENT_SECCOMP as i32 {
+            return self.syscall_entry(tid);
+        }
+        if event == Event::PTRACE_EVENT_FORK as i32
+            || event == Event::PTRACE_EVENT_VFORK as i32
+            || event == Event::PTRACE_EVENT_CLONE as i32
+        {
+            let child = ptrace::getevent(pid).map(|c| c as i32).unwrap_or(-1);
+            let flags = if event == Event::PTRACE_EVENT_CLONE as i32 {
+                clone_flags(tid)
+            } else {
+                0
+            };
+            let task = self.guests.get(&tid).map(|g| g.task.clone());
+            match task.map(|t| t.spawn(flags & SHARE_FLAGS)) {
+                Some(Ok(child_task)) if child > 0 => {
+                    self.add_guest(child, Arc::new(child_task));
+                    if self.early.remove(&child) {
+                        self.resume(child, None);
+                    } else if let Some(g) = self.guests.get_mut(&child) {
+                        g.waiting = true;
+                    }
+                }
+                other => {
+                    if let Some(Err(e)) = other {
+                        log::error!("no kernel task for new guest {child}: {e}");
+                    }
+                    if child > 0 {
+                        // SAFETY: kill(2) on a pid we trace.
+                        unsafe { libc::kill(child, libc::SIGKILL) };
+                    }
+                }
+            }
+        } else if event == Event::PTRACE_EVENT_EXEC as i32 {
+            if let Some(g) = self.guests.get_mut(&tid) {
+                if let Err(e) = g.task.exec() {
+                    log::warn!("closing close-on-exec files of {tid}: {e}");
+                }
+                g.on_exit = None;
+            }
+        }
+        self.resume(tid, None);
+    }
+
+    fn syscall_entry(&mut self, tid: i32) {
+        let Ok(regs) = ptrace::getregs(Pid::from_raw(tid)) else {
+            return;
+        };
+        let call = Call {
+            tid,
+            nr: regs.orig_rax as i64,
+            args: [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9],
+            sp: regs.rsp,
+        };
+        match self.guests.get(&tid) {
+            Some(g) => {
+                if g.proxy.jobs.send(Job { call }).is_err() {
+                    self.resume(tid, None);
+                }
+            }
+            None => {
+                log::error!("syscall {} from unknown tracee {tid}", call.nr);
+                // SAFETY: kill(2) on a pid we trace.
+                unsafe { libc::kill(tid, libc::SIGKILL) };
+            }
+        }
+    }
+
+    fn apply_results(&mut self) {
+        let done = std::mem::take(&mut *self.shared.done.lock().unwrap_or_else(|e| e.into_inner()));
+        for Done { tid, served } in done {
+            let pid = Pid::from_raw(tid);
+            let Ok(mut regs) = ptrace::getregs(pid) else {
+                continue;
+            };
+            for sig in 1..64 {
+                if served.signals & (1u64 << (sig - 1)) != 0 {
+                    // SAFETY: tgkill on a guest thread; no memory involved.
+                    unsafe { libc::syscall(libc::SYS_tgkill, tid, tid, sig) };
+                }
+            }
+            let mut trace_exit = false;
+            match served.action {
+                Action::Return(value) => {
+                    regs.orig_rax = u64::MAX;
+                    regs.rax = value as u64;
+                }
+                Action::Rewrite { nr, args } => set_call(&mut regs, nr, args),
+                Action::RewriteThenExit { nr, args, on_exit } => {
+                    set_call(&mut regs, nr, args);
+                    if let Some(g) = self.guests.get_mut(&tid) {
+                        g.on_exit = Some(on_exit);
+                    }
+                    trace_exit = true;
+                }
+            }
+            if ptrace::setregs(pid, regs).is_err() {
+                continue;
+            }
+            let _ = if trace_exit {
+                ptrace::syscall(pid, None)
+            } else {
+                ptrace::cont(pid, None)
+            };
+        }
+    }
+
+    fn syscall_exit(&mut self, tid: i32) {
+        let pid = Pid::from_raw(tid);
+        let hook = self.guests.get_mut(&tid).and_then(|g| g.on_exit.take());
+        if let (Some(ExitHook::FillMapping { data }), Ok(regs)) = (hook, ptrace::getregs(pid)) {
+            let addr = regs.rax;
+            if (addr as i64) > 0 || (addr as i64) < -4095 {
+                if let Err(e) = GuestMemory::new(tid).poke(addr, &data) {
+                    // The mapping exists but holds zeros: fail the call rather than lie.
+                    log::warn!("filling file mapping of {tid} at {addr:#x}: {e}");
+                    let mut regs = regs;
+                    regs.rax = (-(Errno::ENOMEM as i64)) as u64;
+                    let _ = ptrace::setregs(pid, regs);
+                }
+            }
+        }
+        self.resume(tid, None);
+    }
+}
+
+fn set_call(regs: &mut libc::user_regs_struct, nr: i64, args: [u64; 6]) {
+    regs.orig_rax = nr as u64;
+    regs.rdi = args[0];
+    regs.rsi = args[1];
+    regs.rdx = args[2];
+    regs.r10 = args[3];
+    regs.r8 = args[4];
+    regs.r9 = args[5];
+}
+
+/// The clone flags of the clone or clone3 call a guest is stopped in.
+fn clone_flags(tid: i32) -> u64 {
+    let Ok(regs) = ptrace::getregs(Pid::from_raw(tid)) else {
+        return 0;
+    };
+    if regs.orig_rax as i64 == libc::SYS_clone3 {
+        let mut raw = [0u8; 8];
+        if GuestMemory::new(tid).read(regs.rdi, &mut raw).is_ok() {
+            return u64::from_ne_bytes(raw);
+        }
+        return 0;
+    }
+    regs.rdi
+}
