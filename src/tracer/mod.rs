@@ -181,6 +181,13 @@ fn spawn_traced(
             // A process group and session of its own: the container's signals to groups
             // never reach the supervisor.
             libc::setsid();
+            // Dispositions the supervisor set (Rust ignores SIGPIPE) must not leak into
+            // the container: exec keeps ignored signals ignored.
+            for sig in 1..libc::SIGRTMIN() {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+            }
             let mut unblock: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut unblock);
             libc::sigprocmask(libc::SIG_SETMASK, &unblock, std::ptr::null_mut());
