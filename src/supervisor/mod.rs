@@ -57,6 +57,7 @@ pub fn run(
     bundle: &Bundle,
     gate: impl FnOnce() -> Result<(), String>,
 ) -> Result<i32, SupervisorError> {
+    tracer::block_signals().map_err(setup_err("blocking signals"))?;
     let spec = &bundle.spec;
     let process = spec.process().as_ref().ok_or(SupervisorError::NoProcess)?;
     let readonly = spec

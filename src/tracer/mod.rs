@@ -131,10 +131,9 @@ fn spawn_proxy(tid: i32, task: Arc<Task>, shared: Arc<Shared>) -> Proxy {
 /// and every process it starts until the first process exits; then ends the others.
 pub fn run(task: Task, program: &Program) -> Result<ExitStatus, TraceError> {
     let programs = filter::build()?;
-    // SIGCHLD is read from a signalfd; it must be blocked in every thread that could take it,
-    // so block it before any proxy thread exists.
-    let mut mask = SigSet::empty();
-    mask.add(Signal::SIGCHLD);
+    // SIGCHLD and the signals to forward are read from a signalfd; they must be blocked in
+    // every thread (see block_signals, called before the supervisor starts any thread).
+    let mask = supervisor_signals();
     mask.thread_block().map_err(TraceError::Ptrace)?;
     let sigchld = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(TraceError::Ptrace)?;
@@ -157,6 +156,32 @@ pub fn run(task: Task, program: &Program) -> Result<ExitStatus, TraceError> {
     tracer.add_guest(root, Arc::new(task));
     ptrace::cont(Pid::from_raw(root), None).map_err(TraceError::Ptrace)?;
     tracer.run_loop(&sigchld)
+}
+
+/// Signals the supervisor handles itself: SIGCHLD (ptrace stops) and every catchable
+/// asynchronous signal, which it forwards to the container's first process.
+fn supervisor_signals() -> SigSet {
+    let mut mask = SigSet::all();
+    for sig in [
+        Signal::SIGKILL,
+        Signal::SIGSTOP,
+        Signal::SIGSEGV,
+        Signal::SIGBUS,
+        Signal::SIGILL,
+        Signal::SIGFPE,
+        Signal::SIGTRAP,
+        Signal::SIGSYS,
+        Signal::SIGABRT,
+    ] {
+        mask.remove(sig);
+    }
+    mask
+}
+
+/// Blocks the signals the tracer will read from its signalfd. Must run before the process
+/// starts any thread, so that none of them takes such a signal with its default action.
+pub fn block_signals() -> Result<(), Errno> {
+    supervisor_signals().thread_block()
 }
 
 /// Forks the first process: it stops for the tracer, then installs the filter and execs.
@@ -277,7 +302,13 @@ impl Tracer {
                 Ok(_) | Err(Errno::EINTR) => {}
                 Err(e) => return Err(TraceError::Ptrace(e)),
             }
-            while sigchld.read_signal().ok().flatten().is_some() {}
+            while let Ok(Some(info)) = sigchld.read_signal() {
+                let signo = info.ssi_signo as i32;
+                if signo != libc::SIGCHLD && self.root_status.is_none() {
+                    // SAFETY: kill(2) on the container's first process; no memory involved.
+                    unsafe { libc::kill(self.root, signo) };
+                }
+            }
             let _ = self.shared.wake.read();
         }
     }
