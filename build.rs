@@ -47,6 +47,10 @@ fn main() {
         );
     }
     println!("cargo:rustc-link-search=native={}", dir.display());
+    // Tests that check the archive itself (its symbols, a C client linked against it) find it
+    // through env!("KBOX_LIBLKL_PATH").
+    let absolute = archive.canonicalize().unwrap_or_else(|_| archive.clone());
+    println!("cargo:rustc-env=KBOX_LIBLKL_PATH={}", absolute.display());
     // `-bundle` keeps the archive out of the rlib: it is linked only into final binaries,
     // so the library crate itself builds without copying a kernel into it.
     println!("cargo:rustc-link-lib=static:-bundle=lkl");
