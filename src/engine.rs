@@ -226,7 +226,7 @@ pub fn supervise(bundle_dir: &Path, state_dir: &Path, ready_fd: i32) -> i32 {
             .write_all(b"1")
             .map_err(|e| format!("waiting for start: {e}"))
     };
-    let code = match crate::supervisor::run(&bundle, gate) {
+    let code = match crate::supervisor::run(&bundle, state_dir, gate) {
         Ok(code) => code,
         Err(e) => {
             match ready.borrow_mut().take() {

@@ -37,7 +37,7 @@ pub enum BundleError {
     MissingRootPath { config: PathBuf },
     #[error("root.path {}: {source}", path.display())]
     RootImage { path: PathBuf, source: io::Error },
-    #[error("root.path {} is not a regular file (kbox needs an ext4 image file, not a directory tree)", path.display())]
+    #[error("root.path {} is neither an ext4 image file nor a directory", path.display())]
     RootNotRegularFile { path: PathBuf },
     #[error("root.path {} is not an ext4 image (no superblock magic 0xEF53 at byte 1080)", path.display())]
     RootNotExt4 { path: PathBuf },
@@ -50,6 +50,9 @@ pub struct Bundle {
     pub spec: Spec,
     /// `root.path`, resolved against the bundle directory when relative.
     pub root_image: PathBuf,
+    /// `root.path` is a directory tree (as podman and containerd hand out), which the
+    /// supervisor copies into an ext4 image of the container's own.
+    pub root_is_dir: bool,
 }
 
 impl Bundle {
@@ -70,11 +73,15 @@ impl Bundle {
                 config: config.clone(),
             })?;
         let root_image = dir.join(root_path);
-        check_ext4_image(&root_image)?;
+        let root_is_dir = root_image.is_dir();
+        if !root_is_dir {
+            check_ext4_image(&root_image)?;
+        }
         Ok(Bundle {
             dir,
             spec,
             root_image,
+            root_is_dir,
         })
     }
 }
@@ -199,11 +206,8 @@ pub(crate) mod tests {
         assert!(matches!(err, BundleError::RootImage { .. }), "{err}");
 
         std::fs::create_dir(dir.path().join("rootfs.img")).unwrap();
-        let err = Bundle::load(dir.path()).unwrap_err();
-        assert!(
-            matches!(err, BundleError::RootNotRegularFile { .. }),
-            "{err}"
-        );
+        let bundle = Bundle::load(dir.path()).unwrap();
+        assert!(bundle.root_is_dir);
 
         std::fs::remove_dir(dir.path().join("rootfs.img")).unwrap();
         std::fs::write(dir.path().join("rootfs.img"), b"tiny").unwrap();

@@ -5,6 +5,7 @@
 //! pipes in the container's kernel, runs `process.args` traced, and when the first process
 //! exits ends the others, unmounts the image and halts the kernel.
 
+mod image;
 mod rootfs;
 mod stdio;
 
@@ -42,6 +43,8 @@ pub enum SupervisorError {
     Trace(#[from] tracer::TraceError),
     #[error("{0}")]
     Gate(String),
+    #[error("root directory: {0}")]
+    RootDirectory(String),
 }
 
 pub(crate) fn setup_err(what: impl Into<String>) -> impl FnOnce(Errno) -> SupervisorError {
@@ -55,6 +58,7 @@ pub(crate) fn setup_err(what: impl Into<String>) -> impl FnOnce(Errno) -> Superv
 /// gate). Returns the exit code of the container's first process (128 + n for signal n).
 pub fn run(
     bundle: &Bundle,
+    work_dir: &std::path::Path,
     gate: impl FnOnce() -> Result<(), String>,
 ) -> Result<i32, SupervisorError> {
     tracer::block_signals().map_err(setup_err("blocking signals"))?;
@@ -65,11 +69,16 @@ pub fn run(
         .as_ref()
         .and_then(|r| r.readonly())
         .unwrap_or(false);
-    let image_path = bundle.root_image.display().to_string();
+    let image_file = if bundle.root_is_dir {
+        image::from_directory(&bundle.root_image, work_dir)?
+    } else {
+        bundle.root_image.clone()
+    };
+    let image_path = image_file.display().to_string();
     let image = OpenOptions::new()
         .read(true)
         .write(!readonly)
-        .open(&bundle.root_image)
+        .open(&image_file)
         .map_err(|source| SupervisorError::Image {
             path: image_path.clone(),
             source,
