@@ -324,12 +324,8 @@ fn roundtrip(image: &Path, known: &str, content: &str) -> Result<()> {
     );
     println!("chmod=ok");
 
-    // getdents64
-    let names = list_dir(&kernel, &work)?;
-    ensure!(
-        names == [".", "..", "final", "link"],
-        "work holds {names:?}"
-    );
+    // getdents64, and everything so far as a second boot must find it
+    check_work_dir(&kernel, &work)?;
     println!("getdents64=ok");
 
     // the content as the kernel reads it back (from its page cache)
@@ -347,7 +343,6 @@ fn roundtrip(image: &Path, known: &str, content: &str) -> Result<()> {
         "pread tail differs"
     );
     op("close final", kernel.close(fd))?;
-    ensure!(read_file(&kernel, &final_path)? == data, "final differs");
 
     // unmount: afterwards the files are gone from the kernel's view
     op("unmount", kernel.unmount_disk(&mnt))?;
@@ -361,15 +356,13 @@ fn roundtrip(image: &Path, known: &str, content: &str) -> Result<()> {
     Ok(())
 }
 
-fn verify(image: &Path, known: &str, content: &str) -> Result<()> {
-    let (kernel, mnt) = boot_and_mount(image)?;
-    let known_content = read_file(&kernel, &format!("{mnt}/{known}"))?;
-    ensure!(known_content == content.as_bytes(), "{known} changed");
-    let work = format!("{mnt}/work");
+/// What `roundtrip` leaves in `work`: exactly `final` (the pattern, mode 0600) and `link`
+/// (a symlink to it), as listed by getdents64.
+fn check_work_dir(kernel: &Kernel, work: &str) -> Result<()> {
     let final_path = format!("{work}/final");
     ensure!(
-        read_file(&kernel, &final_path)? == pattern(PATTERN_LEN),
-        "final differs after reboot"
+        read_file(kernel, &final_path)? == pattern(PATTERN_LEN),
+        "{final_path} differs"
     );
     let st = op(
         "stat final",
@@ -377,18 +370,30 @@ fn verify(image: &Path, known: &str, content: &str) -> Result<()> {
     )?;
     ensure!(
         st.st_mode == libc::S_IFREG | 0o600,
-        "mode after reboot {:o}",
+        "final has mode {:o}",
         st.st_mode
     );
     let mut target = [0u8; 64];
     let link = cpath(&format!("{work}/link"));
     let n = op("readlink", kernel.readlinkat(AT_FDCWD, &link, &mut target))?;
-    ensure!(&target[..n] == b"final", "link after reboot");
-    let names = list_dir(&kernel, &work)?;
+    ensure!(
+        &target[..n] == b"final",
+        "link points at {:?}",
+        &target[..n]
+    );
+    let names = list_dir(kernel, work)?;
     ensure!(
         names == [".", "..", "final", "link"],
         "work holds {names:?}"
     );
+    Ok(())
+}
+
+fn verify(image: &Path, known: &str, content: &str) -> Result<()> {
+    let (kernel, mnt) = boot_and_mount(image)?;
+    let known_content = read_file(&kernel, &format!("{mnt}/{known}"))?;
+    ensure!(known_content == content.as_bytes(), "{known} changed");
+    check_work_dir(&kernel, &format!("{mnt}/work"))?;
     // Left mounted on purpose: the shutdown has to unmount it.
     kernel.shutdown()?;
     println!("verify=ok");
@@ -505,15 +510,9 @@ fn stress(image: &Path, seconds: &str) -> Result<()> {
         spawn(
             "nanosleep",
             Box::new(move || {
-                let mut sleeps = 0u64;
                 let nap = Duration::from_millis(1);
-                while running() {
-                    let start = Instant::now();
-                    op("nanosleep", kernel.nanosleep(nap))?;
-                    let slept = start.elapsed();
-                    ensure!(slept >= nap, "nanosleep(1ms) returned after {slept:?}");
-                    sleeps += 1;
-                }
+                let sleeps =
+                    timed_sleeps(&running, nap, || op("nanosleep", kernel.nanosleep(nap)))?;
                 Ok(format!("nanosleeps={sleeps}"))
             }),
         );
@@ -522,18 +521,13 @@ fn stress(image: &Path, seconds: &str) -> Result<()> {
         spawn(
             "futex-timeout",
             Box::new(move || {
-                let mut timeouts = 0u64;
                 let timeout = Duration::from_millis(2);
-                while running() {
-                    let start = Instant::now();
+                let timeouts = timed_sleeps(&running, timeout, || {
                     match kernel.futex_wait(never_changes, 7, Some(timeout)) {
-                        Err(Errno::ETIMEDOUT) => {}
+                        Err(Errno::ETIMEDOUT) => Ok(()),
                         other => bail!("FUTEX_WAIT with a timeout returned {other:?}"),
                     }
-                    let waited = start.elapsed();
-                    ensure!(waited >= timeout, "timed out after only {waited:?}");
-                    timeouts += 1;
-                }
+                })?;
                 Ok(format!("futex_timeouts={timeouts}"))
             }),
         );
@@ -636,6 +630,27 @@ fn stress(image: &Path, seconds: &str) -> Result<()> {
     owned_kernel.shutdown()?;
     println!("halt=ok");
     Ok(())
+}
+
+/// Repeats `sleep`, a wait in the kernel of at least `duration`, while `running`; the host
+/// clock must agree that each took that long. Returns how many there were.
+fn timed_sleeps(
+    running: &dyn Fn() -> bool,
+    duration: Duration,
+    sleep: impl Fn() -> Result<()>,
+) -> Result<u64> {
+    let mut count = 0;
+    while running() {
+        let start = Instant::now();
+        sleep()?;
+        let elapsed = start.elapsed();
+        ensure!(
+            elapsed >= duration,
+            "a {duration:?} sleep ended after {elapsed:?}"
+        );
+        count += 1;
+    }
+    Ok(count)
 }
 
 /// The futex ping-pong's last value: whoever sees the deadline pass stores it and wakes.
