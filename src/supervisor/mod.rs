@@ -5,6 +5,7 @@
 //! pipes in the container's kernel, runs `process.args` traced, and when the first process
 //! exits ends the others, unmounts the image and halts the kernel.
 
+mod caps;
 mod image;
 mod rootfs;
 mod stdio;
@@ -144,7 +145,7 @@ fn task_call(task: &Task, nr: i64, args: [i64; 6]) -> Result<i64, Errno> {
     unsafe { task.syscall(nr, args) }.ret
 }
 
-/// Applies process.cwd, user and umask to the first process's task.
+/// Applies process.cwd, user, capabilities and umask to the first process's task.
 fn prepare_process(
     task: &Task,
     process: &oci_spec::runtime::Process,
@@ -157,11 +158,13 @@ fn prepare_process(
         [gids.len() as i64, gids.as_ptr() as i64, 0, 0, 0, 0],
     )
     .map_err(setup_err("setting additional groups"))?;
+    caps::before_user(task, process.capabilities().as_ref())?;
     let (uid, gid) = (i64::from(user.uid()), i64::from(user.gid()));
     task_call(task, k::SETRESGID, [gid, gid, gid, 0, 0, 0])
         .map_err(setup_err("setting the group id"))?;
     task_call(task, k::SETRESUID, [uid, uid, uid, 0, 0, 0])
         .map_err(setup_err("setting the user id"))?;
+    caps::after_user(task, process.capabilities().as_ref())?;
     if let Some(umask) = user.umask() {
         task_call(task, k::UMASK, [i64::from(umask), 0, 0, 0, 0, 0])
             .map_err(setup_err("setting the umask"))?;
