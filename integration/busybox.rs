@@ -620,6 +620,25 @@ fn hostname() {
 }
 
 #[test]
+fn capabilities_follow_the_process_spec() {
+    // bundles/busybox grants CAP_AUDIT_WRITE, CAP_KILL and CAP_NET_BIND_SERVICE only, as
+    // runc's default spec does: root in the container cannot chown, mknod or chroot.
+    let run = same_as_runc(
+        "grep ^Cap /proc/self/status
+         cd /tmp; touch t
+         chown nobody t 2>&1; echo chown $?
+         mknod n c 1 3 2>&1; echo mknod $?
+         chroot / true 2>&1; echo chroot $?
+         sh -c 'kill -0 $PPID'; echo kill $?",
+    );
+    assert!(
+        run.stdout.contains("CapEff:\t0000000020000420\n"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
 fn env() {
     let run = same_as_runc(
         "env | sort
