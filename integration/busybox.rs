@@ -15,6 +15,9 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
+#[path = "support/e2fsck.rs"]
+mod e2fsck;
+
 const KBOX: &str = env!("CARGO_BIN_EXE_kbox");
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 const TARGET_TMPDIR: &str = env!("CARGO_TARGET_TMPDIR");
@@ -776,26 +779,6 @@ fn debugfs_cat(image: &Path, path: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn assert_fsck_clean(image: &Path) {
-    let output = Command::new("e2fsck")
-        .arg("-fn")
-        .arg(image)
-        .output()
-        .expect("cannot run e2fsck (e2fsprogs)");
-    // Exit status 0 is not enough: on a file system that was never unmounted, e2fsck -n
-    // skips the journal and answers "Fix? no" to wrong summary counts, yet exits 0.
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success() && !text.contains("Fix?") && !text.contains("journal"),
-        "e2fsck -fn {} is not clean: {text}",
-        image.display()
-    );
-}
-
 #[test]
 fn files_written_by_the_guest_are_in_the_image() {
     let kbox = Kbox::new();
@@ -807,7 +790,7 @@ fn files_written_by_the_guest_are_in_the_image() {
          echo done");
     assert_output(&run, "done\n");
     let image = kbox.image();
-    assert_fsck_clean(&image);
+    e2fsck::assert_clean(&image);
     assert_eq!(debugfs_cat(&image, "/root/persist.txt"), "persisted\n");
     let numbers: String = (1..=20000).map(|n| format!("{n}\n")).collect();
     assert_eq!(debugfs_cat(&image, "/var/lib/kbox/numbers"), numbers);
@@ -825,7 +808,7 @@ fn files_written_by_the_guest_are_in_the_image() {
         &run,
         "persisted\n20000\nls: /etc/kbox-test.link: No such file or directory\n5\n",
     );
-    assert_fsck_clean(&image);
+    e2fsck::assert_clean(&image);
 }
 
 // ---------------------------------------------------------------------------------------

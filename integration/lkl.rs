@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/e2fsck.rs"]
+mod e2fsck;
+
 const CHECK: &str = env!("CARGO_BIN_EXE_kbox-lkl-check");
 const LIBLKL: &str = env!("KBOX_LIBLKL_PATH");
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
@@ -52,26 +55,8 @@ impl TestImage {
         self.path.to_str().unwrap()
     }
 
-    /// `e2fsck -fn`: forced, read-only. Exit status 0 is not enough: on a filesystem that
-    /// was never unmounted it skips the journal and answers "Fix? no" to wrong summary
-    /// counts, yet exits 0.
     fn assert_clean(&self) {
-        let output = Command::new("e2fsck")
-            .arg("-fn")
-            .arg(&self.path)
-            .output()
-            .expect("cannot run e2fsck (install e2fsprogs: hack/setup.sh)");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(
-            output.status.success() && !text.contains("Fix?") && !text.contains("journal"),
-            "e2fsck -fn {} is not clean: {}",
-            self.path.display(),
-            describe(&output)
-        );
+        e2fsck::assert_clean(&self.path);
     }
 }
 
