@@ -87,11 +87,6 @@ pub fn create(options: &CreateOptions<'_>) -> Result<CreatedContainer, EngineErr
         options.bundle.dir.display(),
         options.bundle.root_image.display()
     );
-    if options.console_socket.is_some() {
-        return Err(EngineError::NotImplemented(
-            "process.terminal (a console socket)",
-        ));
-    }
     let fifo = options.state_dir.join(START_FIFO);
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
         .map_err(|e| EngineError::Supervisor(format!("creating {}: {e}", fifo.display())))?;
@@ -109,6 +104,9 @@ pub fn create(options: &CreateOptions<'_>) -> Result<CreatedContainer, EngineErr
         .arg(options.state_dir)
         .arg("--ready-fd")
         .arg(ready_fd.to_string());
+    if let Some(socket) = options.console_socket {
+        command.arg("--console-socket").arg(socket);
+    }
     // SAFETY: the closure only makes an fcntl syscall on an fd it owns, which is
     // async-signal-safe, as pre_exec requires.
     unsafe {
@@ -201,7 +199,12 @@ pub fn wait(record: &ContainerRecord, state_dir: &Path) -> Result<i32, EngineErr
 
 /// The body of `kbox supervise`: sets the container up, reports on `ready_fd`, waits for
 /// `start`, runs the container and returns its exit code.
-pub fn supervise(bundle_dir: &Path, state_dir: &Path, ready_fd: i32) -> i32 {
+pub fn supervise(
+    bundle_dir: &Path,
+    state_dir: &Path,
+    console_socket: Option<&Path>,
+    ready_fd: i32,
+) -> i32 {
     // SAFETY: the fd was handed to us by `create` for exactly this use; we own it now.
     let mut ready = unsafe { std::fs::File::from_raw_fd(ready_fd) };
     let bundle = match Bundle::load(bundle_dir) {
@@ -226,7 +229,7 @@ pub fn supervise(bundle_dir: &Path, state_dir: &Path, ready_fd: i32) -> i32 {
             .write_all(b"1")
             .map_err(|e| format!("waiting for start: {e}"))
     };
-    let code = match crate::supervisor::run(&bundle, state_dir, gate) {
+    let code = match crate::supervisor::run(&bundle, state_dir, console_socket, gate) {
         Ok(code) => code,
         Err(e) => {
             match ready.borrow_mut().take() {

@@ -12,6 +12,9 @@ pub struct SuperviseArgs {
     /// The container's state directory (start fifo, exit status)
     #[arg(long)]
     pub state_dir: PathBuf,
+    /// Where to send the terminal's master when process.terminal is true
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
     /// Inherited pipe to report readiness (or the setup error) on
     #[arg(long)]
     pub ready_fd: i32,
@@ -21,6 +24,7 @@ pub fn run(args: &SuperviseArgs) -> anyhow::Result<i32> {
     Ok(kbox::engine::supervise(
         &args.bundle,
         &args.state_dir,
+        args.console_socket.as_deref(),
         args.ready_fd,
     ))
 }

@@ -81,6 +81,13 @@ extern "C" {
     ) -> *mut c_void;
     /// Ends the task behind `handle` and frees the handle.
     pub fn lkl_task_release(handle: *mut c_void);
+    /// Has `cb(data, mask)` called (on a kernel thread) with signals raised against the idle
+    /// task behind `handle`.
+    pub fn lkl_task_set_signal_callback(
+        handle: *mut c_void,
+        cb: Option<unsafe extern "C" fn(data: *mut c_void, mask: c_ulong)>,
+        data: *mut c_void,
+    ) -> c_int;
     /// Closes the close-on-exec descriptors of the task behind `handle`.
     pub fn lkl_task_exec_on(handle: *mut c_void) -> c_long;
     /// A syscall on the task behind `handle`; the signals the kernel raised against the task

@@ -91,11 +91,38 @@ impl Task {
         }
     }
 
+    /// Delivers the signals the kernel raises against this task while it is idle (SIGINT
+    /// from its terminal, ...) to host thread `tid` at once, with `tkill`. Signals raised
+    /// during a syscall come back in [`TaskResult::signals`] instead.
+    pub fn forward_signals_to(&self, tid: i32) {
+        let _busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the handle is live; the callback only makes tkill syscalls and its data is
+        // the tid itself, not a pointer.
+        unsafe {
+            ffi::lkl_task_set_signal_callback(
+                self.handle.as_ptr(),
+                Some(deliver_signals),
+                tid as isize as *mut c_void,
+            );
+        }
+    }
+
     /// What a successful execve does to the task: closes its close-on-exec descriptors.
     pub fn exec(&self) -> Result<(), Errno> {
         let _busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: the handle is live and not in use.
         errno_result(unsafe { ffi::lkl_task_exec_on(self.handle.as_ptr()) }).map(drop)
+    }
+}
+
+/// Runs on a kernel thread: only host syscalls, no calls back into the kernel.
+unsafe extern "C" fn deliver_signals(data: *mut c_void, mask: c_ulong) {
+    let tid = data as isize as libc::pid_t;
+    for sig in 1..64 {
+        if mask & (1 << (sig - 1)) != 0 {
+            // SAFETY: tkill takes plain integers.
+            unsafe { libc::syscall(libc::SYS_tkill, tid, sig) };
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod caps;
 mod image;
 mod rootfs;
 mod stdio;
+mod terminal;
 
 use std::ffi::CString;
 use std::fs::OpenOptions;
@@ -60,6 +61,7 @@ pub(crate) fn setup_err(what: impl Into<String>) -> impl FnOnce(Errno) -> Superv
 pub fn run(
     bundle: &Bundle,
     work_dir: &std::path::Path,
+    console_socket: Option<&std::path::Path>,
     gate: impl FnOnce() -> Result<(), String>,
 ) -> Result<i32, SupervisorError> {
     tracer::block_signals().map_err(setup_err("blocking signals"))?;
@@ -107,17 +109,34 @@ pub fn run(
                 .sethostname(hostname.as_bytes())
                 .map_err(setup_err("setting the hostname"))?;
         }
-        let stdio = stdio::Stdio::new(&kernel)?;
+        let wants_terminal = process.terminal().unwrap_or(false);
+        let (stdio, terminal) = match (wants_terminal, console_socket) {
+            (true, Some(socket)) => (None, Some(terminal::Terminal::new(&kernel, &root, socket)?)),
+            (true, None) => {
+                return Err(SupervisorError::Setup {
+                    what: "process.terminal is true but no --console-socket was given".into(),
+                    errno: Errno::EINVAL,
+                })
+            }
+            (false, _) => (Some(stdio::Stdio::new(&kernel)?), None),
+        };
         let task = kernel
             .spawn_task(0)
             .map_err(setup_err("creating the first process's task"))?;
         rootfs::enter(&task, &root)?;
-        stdio.install(&task)?;
+        if let Some(stdio) = &stdio {
+            stdio.install(&task)?;
+        }
+        if let Some(terminal) = &terminal {
+            terminal.install(&task)?;
+        }
         prepare_process(&task, process)?;
         let program = resolve_program(&task, process)?;
         gate().map_err(SupervisorError::Gate)?;
         let status = tracer::run(task, &program)?;
-        stdio.finish();
+        if let Some(stdio) = stdio {
+            stdio.finish();
+        }
         Ok(status)
     })();
 

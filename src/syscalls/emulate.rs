@@ -211,6 +211,12 @@ fn fcntl(ctx: &Context<'_>, a: &[u64; 6]) -> Served {
 fn ioctl(ctx: &Context<'_>, a: &[u64; 6]) -> Served {
     const TERMIOS: usize = 36;
     let req = a[1] as u32;
+    if matches!(
+        req as u64,
+        libc::TIOCGPGRP | libc::TIOCSPGRP | libc::TIOCGSID
+    ) {
+        return job_control(ctx, a);
+    }
     let (size, dir): (usize, u8) = match req as u64 {
         libc::TCGETS => (TERMIOS, 2),
         libc::TCSETS | libc::TCSETSW | libc::TCSETSF => (TERMIOS, 1),
@@ -253,6 +259,56 @@ fn ioctl(ctx: &Context<'_>, a: &[u64; 6]) -> Served {
         },
     };
     kernel(ctx, k::IOCTL, &[Val(0), Val(1), arg], a)
+}
+
+/// Terminal process groups: the kernel's tty knows its own tasks' groups, but the guests'
+/// groups are host pgids (setpgid and setsid are the host's), so tcgetpgrp/tcsetpgrp are
+/// answered here, after the kernel confirms the fd is a terminal.
+fn job_control(ctx: &Context<'_>, a: &[u64; 6]) -> Served {
+    use std::sync::atomic::Ordering;
+    let mut probe = [0u8; 4];
+    // SAFETY: probe is a live 4-byte buffer, what TIOCGPGRP writes.
+    let is_tty = unsafe {
+        ctx.task.syscall(
+            k::IOCTL,
+            [
+                a[0] as i64,
+                libc::TIOCGPGRP as i64,
+                probe.as_mut_ptr() as i64,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    if let Err(e) = is_tty.ret {
+        return done(Err(e), is_tty.signals);
+    }
+    let result = match a[1] {
+        libc::TIOCSPGRP => {
+            let mut raw = [0u8; 4];
+            ctx.mem.read(a[2], &mut raw).and_then(|()| {
+                let pgid = i32::from_ne_bytes(raw);
+                if pgid <= 0 || !(ctx.is_guest)(pgid) {
+                    return Err(Errno::EPERM);
+                }
+                ctx.foreground.store(pgid, Ordering::SeqCst);
+                Ok(0)
+            })
+        }
+        libc::TIOCGSID => {
+            // The container's session leader: its first process.
+            let sid = ctx.foreground.load(Ordering::SeqCst);
+            // SAFETY: getsid(2) takes a plain pid.
+            let sid = unsafe { libc::getsid(sid) }.max(sid);
+            ctx.mem.write(a[2], &sid.to_ne_bytes()).map(|()| 0)
+        }
+        _ => {
+            let pgid = ctx.foreground.load(Ordering::SeqCst);
+            ctx.mem.write(a[2], &pgid.to_ne_bytes()).map(|()| 0)
+        }
+    };
+    done(result, is_tty.signals)
 }
 
 fn poll(ctx: &Context<'_>, a: &[u64; 6]) -> Served {

@@ -70,6 +70,9 @@ pub struct Context<'a> {
     pub exec: &'a emulate::ExecLoader,
     /// Whether a host pid is one of the container's processes (signals may reach only those).
     pub is_guest: &'a (dyn Fn(i32) -> bool + Sync),
+    /// The foreground process group of the container's terminal, as a host pgid: process
+    /// groups are the host's, so the terminal's notion of them is kept here.
+    pub foreground: &'a std::sync::atomic::AtomicI32,
 }
 
 /// Serves one call according to the table.

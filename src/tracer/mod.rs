@@ -93,6 +93,8 @@ struct Shared {
     wake: EventFd,
     guests: RwLock<HashSet<i32>>,
     loader: ExecLoader,
+    /// The terminal's foreground process group (a host pgid).
+    foreground: std::sync::atomic::AtomicI32,
 }
 
 fn spawn_proxy(tid: i32, task: Arc<Task>, shared: Arc<Shared>) -> Proxy {
@@ -112,6 +114,7 @@ fn spawn_proxy(tid: i32, task: Arc<Task>, shared: Arc<Shared>) -> Proxy {
                 task: &task,
                 exec: &shared.loader,
                 is_guest: &is_guest,
+                foreground: &shared.foreground,
             };
             for job in rx {
                 let served = dispatch(&ctx, &job.call);
@@ -143,9 +146,14 @@ pub fn run(task: Task, program: &Program) -> Result<ExitStatus, TraceError> {
             .map_err(TraceError::Ptrace)?,
         guests: RwLock::new(HashSet::new()),
         loader: ExecLoader::new(),
+        foreground: std::sync::atomic::AtomicI32::new(0),
     });
 
     let root = spawn_traced(program, &programs)?;
+    // The first process leads its own session and process group.
+    shared
+        .foreground
+        .store(root, std::sync::atomic::Ordering::SeqCst);
     let mut tracer = Tracer {
         guests: HashMap::new(),
         early: HashSet::new(),
@@ -256,6 +264,7 @@ struct Tracer {
 
 impl Tracer {
     fn add_guest(&mut self, tid: i32, task: Arc<Task>) {
+        task.forward_signals_to(tid);
         let proxy = spawn_proxy(tid, task.clone(), self.shared.clone());
         self.shared
             .guests
@@ -423,6 +432,11 @@ impl Tracer {
             args: [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9],
             sp: regs.rsp,
         };
+        log::trace!(
+            "{tid}: {}({:#x?})",
+            crate::syscalls::table::lookup(call.nr).map_or("?", |e| e.name),
+            call.args
+        );
         match self.guests.get(&tid) {
             Some(g) => {
                 if g.proxy.jobs.send(Job { call }).is_err() {
@@ -440,6 +454,7 @@ impl Tracer {
     fn apply_results(&mut self) {
         let done = std::mem::take(&mut *self.shared.done.lock().unwrap_or_else(|e| e.into_inner()));
         for Done { tid, served } in done {
+            log::trace!("{tid}: {:?} signals {:#x}", served.action, served.signals);
             let pid = Pid::from_raw(tid);
             let Ok(mut regs) = ptrace::getregs(pid) else {
                 continue;

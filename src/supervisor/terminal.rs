@@ -1,0 +1,254 @@
+//! `process.terminal`: the container gets a real terminal of its own kernel (a devpts pty:
+//! isatty, window size, line discipline, job-control signals to its foreground group), and
+//! the caller gets, through `--console-socket`, the master of a host pty whose other side
+//! the supervisor pumps to and from the container's pty master.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+use nix::sys::termios;
+
+use super::{setup_err, task_call, SupervisorError};
+use crate::lkl::{sysnr as k, thread_syscall, Kernel, Task, AT_FDCWD};
+
+/// How often the host terminal's size is copied to the container's.
+const WINSIZE_POLL: Duration = Duration::from_millis(200);
+
+pub struct Terminal {
+    /// The container's pty slave, in the supervisor's kernel fd table until installed.
+    slave: i32,
+}
+
+fn kernel_ioctl(fd: i32, request: u64, arg: i64) -> Result<i64, Errno> {
+    // SAFETY: callers pass a plain integer or a pointer to a live buffer of the size the
+    // request uses.
+    unsafe { thread_syscall(k::IOCTL, [i64::from(fd), request as i64, arg, 0, 0, 0]) }
+}
+
+impl Terminal {
+    /// Opens a pty in the container's kernel (under `root`, the image's mount point) and a
+    /// host pty, sends the host master to `console_socket`, and starts the pumps.
+    pub fn new(
+        kernel: &Kernel,
+        root: &str,
+        console_socket: &Path,
+    ) -> Result<Self, SupervisorError> {
+        let ptmx = CString::new(format!("{root}/dev/pts/ptmx"))
+            .map_err(|_| setup_err("pty path")(Errno::EINVAL))?;
+        let master = kernel
+            .openat(AT_FDCWD, &ptmx, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC, 0)
+            .map_err(setup_err("opening the container's /dev/pts/ptmx (process.terminal needs a devpts mount on /dev/pts)"))?;
+        let unlock: i32 = 0;
+        kernel_ioctl(
+            master,
+            libc::TIOCSPTLCK as u64,
+            &unlock as *const i32 as i64,
+        )
+        .map_err(setup_err("unlocking the container's pty"))?;
+        let mut number: u32 = 0;
+        kernel_ioctl(
+            master,
+            libc::TIOCGPTN as u64,
+            &mut number as *mut u32 as i64,
+        )
+        .map_err(setup_err("naming the container's pty"))?;
+        let slave_path = CString::new(format!("{root}/dev/pts/{number}"))
+            .map_err(|_| setup_err("pty path")(Errno::EINVAL))?;
+        let slave = kernel
+            .openat(
+                AT_FDCWD,
+                &slave_path,
+                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+                0,
+            )
+            .map_err(setup_err("opening the container's pty"))?;
+
+        let host_master = posix_openpt(nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY)
+            .map_err(setup_err("opening a host pty"))?;
+        grantpt(&host_master).map_err(setup_err("granting the host pty"))?;
+        unlockpt(&host_master).map_err(setup_err("unlocking the host pty"))?;
+        let host_slave_name = ptsname_r(&host_master).map_err(setup_err("naming the host pty"))?;
+        let host_slave: OwnedFd = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open(&host_slave_name)
+            .map_err(|e| {
+                setup_err("opening the host pty")(Errno::from_raw(
+                    e.raw_os_error().unwrap_or(libc::EIO),
+                ))
+            })?
+            .into();
+        // The container's line discipline does the work: the host side passes bytes through.
+        let mut raw =
+            termios::tcgetattr(&host_slave).map_err(setup_err("reading the host pty mode"))?;
+        termios::cfmakeraw(&mut raw);
+        termios::tcsetattr(&host_slave, termios::SetArg::TCSANOW, &raw)
+            .map_err(setup_err("making the host pty raw"))?;
+
+        send_master(console_socket, host_master.as_raw_fd(), &host_slave_name)?;
+        drop(host_master);
+
+        let host_fd = host_slave.as_raw_fd();
+        let host_out = host_slave
+            .try_clone()
+            .map_err(|_| setup_err("duplicating the host pty")(Errno::EMFILE))?;
+        spawn("terminal-in", move || {
+            pump(PumpDir::HostToKernel, host_fd, master)
+        });
+        spawn("terminal-out", move || {
+            pump(PumpDir::KernelToHost, host_out.as_raw_fd(), master)
+        });
+        spawn("terminal-size", move || {
+            copy_window_size(host_slave, master)
+        });
+        Ok(Terminal { slave })
+    }
+
+    /// Makes the pty the controlling terminal and stdio of `task`, in a session of its own.
+    pub fn install(&self, task: &Task) -> Result<(), SupervisorError> {
+        for target in 0..3 {
+            task_call(task, k::DUP3, [i64::from(self.slave), target, 0, 0, 0, 0])
+                .map_err(setup_err("arranging the terminal"))?;
+        }
+        task_call(task, k::CLOSE_RANGE, [3, i64::from(u32::MAX), 0, 0, 0, 0])
+            .map_err(setup_err("closing the supervisor's descriptors"))?;
+        task_call(task, k::SETSID, [0; 6])
+            .map_err(setup_err("starting the container's session"))?;
+        task_call(task, k::IOCTL, [0, libc::TIOCSCTTY as i64, 0, 0, 0, 0])
+            .map_err(setup_err("attaching the controlling terminal"))?;
+        // SAFETY: closing a kernel fd of this thread's table.
+        let _ = unsafe { thread_syscall(k::CLOSE, [i64::from(self.slave), 0, 0, 0, 0, 0]) };
+        Ok(())
+    }
+}
+
+/// Sends the host pty master as runc does: one message carrying the pty's name and the fd.
+fn send_master(socket: &Path, master: i32, name: &str) -> Result<(), SupervisorError> {
+    let stream = UnixStream::connect(socket).map_err(|e| {
+        setup_err(format!("connecting to console socket {}", socket.display()))(Errno::from_raw(
+            e.raw_os_error().unwrap_or(libc::EIO),
+        ))
+    })?;
+    let fds = [master];
+    let iov = [std::io::IoSlice::new(name.as_bytes())];
+    sendmsg::<()>(
+        stream.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(setup_err("sending the pty master to the console socket"))?;
+    Ok(())
+}
+
+enum PumpDir {
+    HostToKernel,
+    KernelToHost,
+}
+
+fn pump(dir: PumpDir, host_fd: i32, kernel_fd: i32) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match dir {
+            // SAFETY: buf is live and as long as passed.
+            PumpDir::HostToKernel => unsafe {
+                libc::read(host_fd, buf.as_mut_ptr().cast(), buf.len()) as i64
+            },
+            // SAFETY: as above, into the kernel's read.
+            PumpDir::KernelToHost => unsafe {
+                thread_syscall(
+                    k::READ,
+                    [
+                        i64::from(kernel_fd),
+                        buf.as_mut_ptr() as i64,
+                        buf.len() as i64,
+                        0,
+                        0,
+                        0,
+                    ],
+                )
+                .unwrap_or(-1)
+            },
+        };
+        if n <= 0 {
+            if n < 0 && Errno::last() == Errno::EINTR {
+                continue;
+            }
+            return;
+        }
+        let mut at = 0usize;
+        while at < n as usize {
+            let chunk = &buf[at..n as usize];
+            let w = match dir {
+                // SAFETY: chunk is live and as long as passed.
+                PumpDir::HostToKernel => unsafe {
+                    thread_syscall(
+                        k::WRITE,
+                        [
+                            i64::from(kernel_fd),
+                            chunk.as_ptr() as i64,
+                            chunk.len() as i64,
+                            0,
+                            0,
+                            0,
+                        ],
+                    )
+                    .unwrap_or(-1)
+                },
+                // SAFETY: as above, to the host pty.
+                PumpDir::KernelToHost => unsafe {
+                    libc::write(host_fd, chunk.as_ptr().cast(), chunk.len()) as i64
+                },
+            };
+            if w <= 0 {
+                return;
+            }
+            at += w as usize;
+        }
+    }
+}
+
+fn copy_window_size(host_slave: OwnedFd, kernel_master: i32) {
+    let mut last = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    loop {
+        let mut size = last;
+        // SAFETY: TIOCGWINSZ writes a winsize into `size`.
+        if unsafe { libc::ioctl(host_slave.as_raw_fd(), libc::TIOCGWINSZ, &mut size) } < 0 {
+            return;
+        }
+        if (size.ws_row, size.ws_col) != (last.ws_row, last.ws_col) {
+            // The container's tty sends SIGWINCH to its foreground group.
+            if kernel_ioctl(
+                kernel_master,
+                libc::TIOCSWINSZ as u64,
+                &size as *const libc::winsize as i64,
+            )
+            .is_err()
+            {
+                return;
+            }
+            last = size;
+        }
+        std::thread::sleep(WINSIZE_POLL);
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
+    if let Err(e) = std::thread::Builder::new().name(name.into()).spawn(f) {
+        log::error!("cannot start {name}: {e}");
+    }
+}
