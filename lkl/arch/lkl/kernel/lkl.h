@@ -47,6 +47,9 @@ int lkl_task_adopt(void *handle);
 void lkl_task_release(void *handle);
 long lkl_task_exec(void);
 long lkl_task_exec_on(void *handle);
+int lkl_task_set_signal_callback(void *handle,
+				 void (*cb)(void *data, unsigned long mask),
+				 void *data);
 long lkl_task_syscall(void *handle, long nr, long *params,
 		      unsigned long *signals);
 unsigned long lkl_pending_signals(void);

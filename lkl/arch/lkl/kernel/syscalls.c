@@ -43,6 +43,9 @@ struct lkl_request {
 	void *call_arg;
 	long ret;
 	unsigned long signals;		/* raised against the task by its requests */
+	/* Told at once of signals raised while the task waits for a request. */
+	void (*signal_cb)(void *data, unsigned long mask);
+	void *signal_data;
 	int pending;			/* submitted and not yet completed */
 	/*
 	 * On the submitted list. A task that is awake may pick a new request up
@@ -163,12 +166,27 @@ static void run_request(struct lkl_request *req)
 	complete_request(req, ret);
 }
 
+/*
+ * Waits for the next request. The sleep is interruptible so that a signal
+ * raised against an idle task (SIGINT from its terminal, SIGPIPE, ...)
+ * reaches the host at once through the task's signal callback, instead of
+ * waiting for the task's next request.
+ */
 static void wait_for_request(struct lkl_request *req)
 {
 	for (;;) {
-		set_current_state(TASK_IDLE);
+		set_current_state(TASK_INTERRUPTIBLE);
 		if (__atomic_load_n(&req->pending, __ATOMIC_SEQ_CST))
 			break;
+		if (signal_pending(current)) {
+			__set_current_state(TASK_RUNNING);
+			collect_signals(req);
+			if (req->signal_cb && req->signals) {
+				req->signal_cb(req->signal_data, req->signals);
+				req->signals = 0;
+			}
+			continue;
+		}
 		schedule();
 	}
 	__set_current_state(TASK_RUNNING);
@@ -374,6 +392,23 @@ long lkl_task_syscall(void *handle, long nr, long *params,
 		req->signals = 0;
 	}
 	return req->ret;
+}
+
+/*
+ * Has cb(data, mask) called, on a kernel thread, with the signals raised
+ * against the task while it is idle. cb must not call into the kernel.
+ */
+int lkl_task_set_signal_callback(void *handle,
+				 void (*cb)(void *data, unsigned long mask),
+				 void *data)
+{
+	struct lkl_request *req = handle;
+
+	if (!req || !req->task)
+		return -EINVAL;
+	req->signal_data = data;
+	__atomic_store_n(&req->signal_cb, cb, __ATOMIC_SEQ_CST);
+	return 0;
 }
 
 /* lkl_task_exec() for a given task. */
