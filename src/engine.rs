@@ -32,6 +32,7 @@ use oci_spec::runtime::Process;
 use crate::oci::bundle::Bundle;
 use crate::oci::signal::Signal;
 use crate::oci::state::{ContainerId, ContainerRecord};
+use crate::tracer::control::{Reply, Request};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -248,11 +249,20 @@ pub fn supervise(
 
 /// Sends `signal` to the container's process, or with `all` to every process of the
 /// container.
-pub fn signal(record: &ContainerRecord, signal: Signal, all: bool) -> Result<(), EngineError> {
-    if all {
-        return Err(EngineError::NotImplemented(
-            "kill --all: signalling every process of a container",
-        ));
+pub fn signal(
+    record: &ContainerRecord,
+    state_dir: &Path,
+    signal: Signal,
+    all: bool,
+) -> Result<(), EngineError> {
+    if all && record.process_is_alive() {
+        return control(
+            state_dir,
+            &Request::SignalAll {
+                signal: signal.number(),
+            },
+        )
+        .map(drop);
     }
     // The start-time check makes sure a reused pid is never signalled.
     let pid = match record.pid {
@@ -278,7 +288,7 @@ pub fn signal(record: &ContainerRecord, signal: Signal, all: bool) -> Result<(),
 /// SIGKILLs the container's process and waits (polling, as it is not our child) until it
 /// is gone, for `delete` of a created container or `delete --force`.
 pub fn kill_and_wait(record: &ContainerRecord, timeout: Duration) -> Result<(), EngineError> {
-    match signal(record, Signal::KILL, false) {
+    match signal(record, Path::new(""), Signal::KILL, false) {
         Ok(()) | Err(EngineError::NotRunning) => {}
         Err(err) => return Err(err),
     }
@@ -302,22 +312,46 @@ pub fn cleanup(record: &ContainerRecord, state_dir: &Path) -> Result<(), EngineE
     Ok(())
 }
 
-pub fn pause(record: &ContainerRecord) -> Result<(), EngineError> {
-    log::debug!("pause {}", record.id);
-    Err(EngineError::NotImplemented("pause"))
+/// Sends a request to the container's supervisor and returns its first reply.
+fn control(state_dir: &Path, request: &Request) -> Result<Reply, EngineError> {
+    let socket = state_dir.join(crate::tracer::control::SOCKET);
+    let stream = crate::tracer::control::send(&socket, request, &[]).map_err(|e| {
+        EngineError::Supervisor(format!("reaching the container's supervisor: {e}"))
+    })?;
+    match crate::tracer::control::read_reply(&mut std::io::BufReader::new(stream)) {
+        Ok(Some(Reply::Error(message))) => Err(EngineError::Supervisor(message)),
+        Ok(Some(reply)) => Ok(reply),
+        Ok(None) => Err(EngineError::Supervisor(
+            "the container's supervisor did not answer".into(),
+        )),
+        Err(e) => Err(EngineError::Supervisor(format!(
+            "reading the supervisor's answer: {e}"
+        ))),
+    }
 }
 
-pub fn resume(record: &ContainerRecord) -> Result<(), EngineError> {
+pub fn pause(record: &ContainerRecord, state_dir: &Path) -> Result<(), EngineError> {
+    log::debug!("pause {}", record.id);
+    control(state_dir, &Request::Pause).map(drop)
+}
+
+pub fn resume(record: &ContainerRecord, state_dir: &Path) -> Result<(), EngineError> {
     log::debug!("resume {}", record.id);
-    Err(EngineError::NotImplemented("resume"))
+    control(state_dir, &Request::Resume).map(drop)
 }
 
 /// Host pids of every process of the container, for `ps`.
-pub fn processes(record: &ContainerRecord) -> Result<Vec<i32>, EngineError> {
+pub fn processes(record: &ContainerRecord, state_dir: &Path) -> Result<Vec<i32>, EngineError> {
     log::debug!("processes of {}", record.id);
-    Err(EngineError::NotImplemented(
-        "ps: listing the processes of a container",
-    ))
+    if !record.process_is_alive() {
+        return Ok(Vec::new());
+    }
+    match control(state_dir, &Request::Ps)? {
+        Reply::Pids(pids) => Ok(pids),
+        other => Err(EngineError::Supervisor(format!(
+            "unexpected answer {other:?}"
+        ))),
+    }
 }
 
 /// What `exec` asks for.
@@ -345,14 +379,47 @@ pub fn exec(
     state_dir: &Path,
     options: &ExecOptions<'_>,
 ) -> Result<ExecOutcome, EngineError> {
-    log::debug!(
-        "exec {:?} in {} (state in {}, detach {})",
-        options.process.args(),
-        record.id,
-        state_dir.display(),
-        options.detach
-    );
-    Err(EngineError::NotImplemented(
-        "exec: running a process in a container",
-    ))
+    log::debug!("exec {:?} in {}", options.process.args(), record.id);
+    if options.process.terminal().unwrap_or(false) || options.console_socket.is_some() {
+        return Err(EngineError::NotImplemented("exec with a terminal"));
+    }
+    if !record.process_is_alive() {
+        return Err(EngineError::NotRunning);
+    }
+    let socket = state_dir.join(crate::tracer::control::SOCKET);
+    let request = Request::Exec {
+        process: options.process.clone(),
+        detach: options.detach,
+    };
+    let stream = crate::tracer::control::send(&socket, &request, &[0, 1, 2]).map_err(|e| {
+        EngineError::Supervisor(format!("reaching the container's supervisor: {e}"))
+    })?;
+    let mut replies = std::io::BufReader::new(stream);
+    let mut next = || match crate::tracer::control::read_reply(&mut replies) {
+        Ok(Some(Reply::Error(message))) => Err(EngineError::Supervisor(message)),
+        Ok(Some(reply)) => Ok(reply),
+        Ok(None) => Err(EngineError::Supervisor(
+            "the container ended during exec".into(),
+        )),
+        Err(e) => Err(EngineError::Supervisor(format!(
+            "reading the supervisor's answer: {e}"
+        ))),
+    };
+    let pid = match next()? {
+        Reply::Started { pid } => pid,
+        other => {
+            return Err(EngineError::Supervisor(format!(
+                "unexpected answer {other:?}"
+            )))
+        }
+    };
+    if options.detach {
+        return Ok(ExecOutcome::Detached { pid });
+    }
+    match next()? {
+        Reply::Exited { code } => Ok(ExecOutcome::Exited { code }),
+        other => Err(EngineError::Supervisor(format!(
+            "unexpected answer {other:?}"
+        ))),
+    }
 }

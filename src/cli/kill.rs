@@ -23,6 +23,6 @@ pub fn run(global: &GlobalOptions, args: &KillArgs) -> anyhow::Result<()> {
     let signal = Signal::parse(&args.signal)?;
     let container = global.open_container(&args.id)?;
     lifecycle::check_kill(container.record().current_status())?;
-    engine::signal(container.record(), signal, args.all)?;
+    engine::signal(container.record(), container.dir(), signal, args.all)?;
     Ok(())
 }

@@ -28,12 +28,12 @@ pub(super) fn switch_pause_state(
     global: &GlobalOptions,
     raw_id: &str,
     check: fn(Status) -> Result<(), LifecycleError>,
-    act: fn(&ContainerRecord) -> Result<(), EngineError>,
+    act: fn(&ContainerRecord, &std::path::Path) -> Result<(), EngineError>,
     new_status: Status,
 ) -> anyhow::Result<()> {
     let mut container = global.open_container(raw_id)?;
     check(container.record().current_status())?;
-    act(container.record())?;
+    act(container.record(), container.dir())?;
     container.record_mut().status = new_status;
     container.save()?;
     Ok(())

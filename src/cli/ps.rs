@@ -30,7 +30,7 @@ pub struct PsArgs {
 pub fn run(global: &GlobalOptions, args: &PsArgs) -> anyhow::Result<()> {
     let container = global.open_container_shared(&args.id)?;
     lifecycle::check_ps(container.record().current_status())?;
-    let pids = engine::processes(container.record())?;
+    let pids = engine::processes(container.record(), container.dir())?;
     match args.format {
         PsFormat::Json => print_json(&pids),
         PsFormat::Table => {

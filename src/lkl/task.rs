@@ -53,14 +53,20 @@ impl Kernel {
     /// Forks the calling host thread's own task (a thread of the kernel's pid 1) with clone
     /// `flags` (see [`SHARE_FLAGS`]): the start of a container's first process.
     pub fn spawn_task(&self, flags: u64) -> Result<Task, Errno> {
+        Task::spawn_from_thread(flags)
+    }
+}
+
+impl Task {
+    /// As [`Kernel::spawn_task`], for threads that hold no `Kernel` (after the kernel halts it
+    /// fails with ENODEV).
+    pub fn spawn_from_thread(flags: u64) -> Result<Task, Errno> {
         let mut err: c_long = 0;
         // SAFETY: err is a valid out-pointer; the port checks that the kernel runs.
         let handle = unsafe { ffi::lkl_task_spawn(flags as c_ulong, &mut err) };
         spawned(handle, err)
     }
-}
 
-impl Task {
     /// Forks this task as the guest's fork or clone with `flags` does.
     pub fn spawn(&self, flags: u64) -> Result<Task, Errno> {
         let _busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());

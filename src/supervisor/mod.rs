@@ -118,7 +118,7 @@ pub fn run(
                     errno: Errno::EINVAL,
                 })
             }
-            (false, _) => (Some(stdio::Stdio::new(&kernel)?), None),
+            (false, _) => (Some(stdio::Stdio::new(stdio::Stdio::own_fds()?)?), None),
         };
         let task = kernel
             .spawn_task(0)
@@ -132,8 +132,9 @@ pub fn run(
         }
         prepare_process(&task, process)?;
         let program = resolve_program(&task, process)?;
+        let control = control_socket(work_dir, &root)?;
         gate().map_err(SupervisorError::Gate)?;
-        let status = tracer::run(task, &program)?;
+        let status = tracer::run(task, &program, Some(control))?;
         if let Some(stdio) = stdio {
             stdio.finish();
         }
@@ -145,6 +146,39 @@ pub fn run(
         log::warn!("halting the container's kernel: {e}");
     }
     result.map(ExitStatus::code)
+}
+
+/// The control socket, and how it sets up `exec`'d processes: like the first process, a task
+/// forked from the supervisor's own, in the image's root, with pipes to the caller's fds.
+fn control_socket(
+    work_dir: &std::path::Path,
+    root: &str,
+) -> Result<tracer::Control, SupervisorError> {
+    let path = work_dir.join(tracer::control::SOCKET);
+    let _ = std::fs::remove_file(&path);
+    let listener = std::os::unix::net::UnixListener::bind(&path).map_err(|e| {
+        setup_err(format!("binding {}", path.display()))(Errno::from_raw(
+            e.raw_os_error().unwrap_or(libc::EIO),
+        ))
+    })?;
+    let root = root.to_owned();
+    let exec: tracer::ExecSetup = Box::new(move |process, fds| {
+        let fds: [std::os::fd::OwnedFd; 3] = fds
+            .try_into()
+            .map_err(|_| "exec needs stdin, stdout and stderr".to_owned())?;
+        let set_up = || -> Result<(Task, Program, tracer::Drain), SupervisorError> {
+            let stdio = stdio::Stdio::new(fds)?;
+            let task =
+                Task::spawn_from_thread(0).map_err(setup_err("creating the process's task"))?;
+            rootfs::enter(&task, &root)?;
+            stdio.install(&task)?;
+            prepare_process(&task, process)?;
+            let program = resolve_program(&task, process)?;
+            Ok((task, program, Box::new(move || stdio.finish())))
+        };
+        set_up().map_err(|e| e.to_string())
+    });
+    Ok(tracer::Control { listener, exec })
 }
 
 fn kernel_memory_mb(spec: &Spec) -> u32 {

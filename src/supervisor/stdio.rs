@@ -9,7 +9,10 @@ use std::time::Duration;
 use nix::errno::Errno;
 
 use super::{setup_err, task_call, SupervisorError};
-use crate::lkl::{sysnr as k, thread_syscall, Kernel, Task};
+use std::fs::File;
+use std::os::fd::OwnedFd;
+
+use crate::lkl::{sysnr as k, thread_syscall, Task};
 
 /// How long the container's output may keep flowing after its first process exits.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -20,23 +23,43 @@ pub struct Stdio {
     outputs: Vec<mpsc::Receiver<()>>,
 }
 
-fn pipe(kernel: &Kernel) -> Result<[i32; 2], SupervisorError> {
-    kernel
-        .pipe2(libc::O_CLOEXEC)
-        .map_err(setup_err("creating a stdio pipe"))
+fn pipe() -> Result<[i32; 2], SupervisorError> {
+    let mut fds = [0i32; 2];
+    // SAFETY: fds is a live 2-int buffer, what pipe2 fills.
+    unsafe {
+        thread_syscall(
+            k::PIPE2,
+            [
+                fds.as_mut_ptr() as i64,
+                i64::from(libc::O_CLOEXEC),
+                0,
+                0,
+                0,
+                0,
+            ],
+        )
+    }
+    .map_err(setup_err("creating a stdio pipe"))?;
+    Ok(fds)
 }
 
 impl Stdio {
-    pub fn new(kernel: &Kernel) -> Result<Self, SupervisorError> {
-        let stdin = pipe(kernel)?;
-        let stdout = pipe(kernel)?;
-        let stderr = pipe(kernel)?;
+    /// Pipes in the kernel (in the calling thread's task) pumped to and from `host`: the
+    /// host fds to read the container's stdin from and write its stdout and stderr to.
+    pub fn new(host: [OwnedFd; 3]) -> Result<Self, SupervisorError> {
+        let stdin = pipe()?;
+        let stdout = pipe()?;
+        let stderr = pipe()?;
+        let [host_in, host_out, host_err] = host;
         let mut outputs = Vec::new();
-        spawn_pump("stdin", move || pump_in(stdin[1]));
-        for (name, read_end, host_fd) in [("stdout", stdout[0], 1), ("stderr", stderr[0], 2)] {
+        spawn_pump("stdin", move || pump_in(File::from(host_in), stdin[1]));
+        for (name, read_end, host_fd) in [
+            ("stdout", stdout[0], host_out),
+            ("stderr", stderr[0], host_err),
+        ] {
             let (tx, rx) = mpsc::channel();
             spawn_pump(name, move || {
-                pump_out(read_end, host_fd);
+                pump_out(read_end, File::from(host_fd));
                 let _ = tx.send(());
             });
             outputs.push(rx);
@@ -45,6 +68,21 @@ impl Stdio {
             inner: [stdin[0], stdout[1], stderr[1]],
             outputs,
         })
+    }
+
+    /// This process's own stdin, stdout and stderr, duplicated.
+    pub fn own_fds() -> Result<[OwnedFd; 3], SupervisorError> {
+        let dup = |fd: i32| {
+            // SAFETY: borrowing our own standard fd only for the duration of the dup.
+            unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+                .try_clone_to_owned()
+                .map_err(|e| {
+                    setup_err("duplicating stdio")(Errno::from_raw(
+                        e.raw_os_error().unwrap_or(libc::EBADF),
+                    ))
+                })
+        };
+        Ok([dup(0)?, dup(1)?, dup(2)?])
     }
 
     /// Gives `task` the container's ends as fds 0, 1 and 2 and nothing else, and drops the
@@ -96,11 +134,10 @@ fn spawn_pump(name: &str, f: impl FnOnce() + Send + 'static) {
     }
 }
 
-fn pump_in(write_end: i32) {
+fn pump_in(mut host: File, write_end: i32) {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut stdin = std::io::stdin().lock();
     loop {
-        let n = match stdin.read(&mut buf) {
+        let n = match host.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
@@ -130,13 +167,8 @@ fn pump_in(write_end: i32) {
     close(write_end);
 }
 
-fn pump_out(read_end: i32, host_fd: i32) {
+fn pump_out(read_end: i32, mut host: File) {
     let mut buf = vec![0u8; 64 * 1024];
-    // SAFETY: host_fd is this process's own stdout or stderr, open for its whole life; the
-    // ManuallyDrop keeps it from being closed here.
-    let mut out = std::mem::ManuallyDrop::new(unsafe {
-        <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(host_fd)
-    });
     loop {
         // SAFETY: buf is a live buffer of the length passed.
         match unsafe {
@@ -154,7 +186,7 @@ fn pump_out(read_end: i32, host_fd: i32) {
         } {
             Ok(0) => break,
             Ok(n) => {
-                if out.write_all(&buf[..n as usize]).is_err() {
+                if host.write_all(&buf[..n as usize]).is_err() {
                     break;
                 }
             }

@@ -7,6 +7,7 @@
 //! results back, and the tracer applies them and resumes the guest. The tracer waits on a
 //! signalfd for SIGCHLD (ptrace stops) and an eventfd (proxy results) at once.
 
+pub mod control;
 pub mod filter;
 pub mod memory;
 
@@ -65,6 +66,23 @@ pub struct Program {
     pub env: Vec<CString>,
 }
 
+/// What `exec` needs from the supervisor: a kernel task set up for `process` (root, cwd,
+/// user, stdio from the fds), the resolved program, and something to call once the process
+/// has exited that returns when its output has drained.
+pub type ExecSetup = Box<
+    dyn Fn(
+        &oci_spec::runtime::Process,
+        Vec<std::os::fd::OwnedFd>,
+    ) -> Result<(Task, Program, Drain), String>,
+>;
+pub type Drain = Box<dyn FnOnce() + Send>;
+
+/// The control socket and what serves exec requests.
+pub struct Control {
+    pub listener: std::os::unix::net::UnixListener,
+    pub exec: ExecSetup,
+}
+
 struct Job {
     call: Call,
 }
@@ -85,6 +103,8 @@ struct Guest {
     on_exit: Option<ExitHook>,
     /// Stopped before its parent's fork event named it: resume once it is set up.
     waiting: bool,
+    /// A thread of another guest (not listed by `ps`).
+    thread: bool,
 }
 
 /// Shared with the proxies: results, and the set of the container's host pids.
@@ -132,7 +152,11 @@ fn spawn_proxy(tid: i32, task: Arc<Task>, shared: Arc<Shared>) -> Proxy {
 
 /// Runs `program` as the container's first process, on kernel task `task`, and traces it
 /// and every process it starts until the first process exits; then ends the others.
-pub fn run(task: Task, program: &Program) -> Result<ExitStatus, TraceError> {
+pub fn run(
+    task: Task,
+    program: &Program,
+    control: Option<Control>,
+) -> Result<ExitStatus, TraceError> {
     let programs = filter::build()?;
     // SIGCHLD and the signals to forward are read from a signalfd; they must be blocked in
     // every thread (see block_signals, called before the supervisor starts any thread).
@@ -149,6 +173,11 @@ pub fn run(task: Task, program: &Program) -> Result<ExitStatus, TraceError> {
         foreground: std::sync::atomic::AtomicI32::new(0),
     });
 
+    if let Some(control) = &control {
+        control.listener.set_nonblocking(true).map_err(|e| {
+            TraceError::Ptrace(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+        })?;
+    }
     let root = spawn_traced(program, &programs)?;
     // The first process leads its own session and process group.
     shared
@@ -160,8 +189,13 @@ pub fn run(task: Task, program: &Program) -> Result<ExitStatus, TraceError> {
         shared: shared.clone(),
         root,
         root_status: None,
+        programs,
+        control,
+        paused: false,
+        frozen: HashSet::new(),
+        exec_waiters: HashMap::new(),
     };
-    tracer.add_guest(root, Arc::new(task));
+    tracer.add_guest(root, Arc::new(task), false);
     ptrace::cont(Pid::from_raw(root), None).map_err(TraceError::Ptrace)?;
     tracer.run_loop(&sigchld)
 }
@@ -260,10 +294,17 @@ struct Tracer {
     shared: Arc<Shared>,
     root: i32,
     root_status: Option<ExitStatus>,
+    programs: Vec<seccompiler::BpfProgram>,
+    control: Option<Control>,
+    /// `pause`: guests are stopped with SIGSTOP and held at that stop until `resume`.
+    paused: bool,
+    frozen: HashSet<i32>,
+    /// exec'd processes whose caller waits for their exit, and how to drain their output.
+    exec_waiters: HashMap<i32, (std::os::unix::net::UnixStream, Option<Drain>)>,
 }
 
 impl Tracer {
-    fn add_guest(&mut self, tid: i32, task: Arc<Task>) {
+    fn add_guest(&mut self, tid: i32, task: Arc<Task>, thread: bool) {
         task.forward_signals_to(tid);
         let proxy = spawn_proxy(tid, task.clone(), self.shared.clone());
         self.shared
@@ -278,6 +319,7 @@ impl Tracer {
                 proxy,
                 on_exit: None,
                 waiting: false,
+                thread,
             },
         );
     }
@@ -303,13 +345,24 @@ impl Tracer {
                     return Ok(status);
                 }
             }
-            let mut fds = [
-                PollFd::new(sigchld.as_fd(), PollFlags::POLLIN),
-                PollFd::new(self.shared.wake.as_fd(), PollFlags::POLLIN),
-            ];
-            match poll(&mut fds, PollTimeout::from(200u16)) {
-                Ok(_) | Err(Errno::EINTR) => {}
-                Err(e) => return Err(TraceError::Ptrace(e)),
+            let control_ready = {
+                let mut fds = vec![
+                    PollFd::new(sigchld.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(self.shared.wake.as_fd(), PollFlags::POLLIN),
+                ];
+                if let Some(control) = &self.control {
+                    fds.push(PollFd::new(control.listener.as_fd(), PollFlags::POLLIN));
+                }
+                match poll(&mut fds, PollTimeout::from(200u16)) {
+                    Ok(_) | Err(Errno::EINTR) => {}
+                    Err(e) => return Err(TraceError::Ptrace(e)),
+                }
+                fds.get(2)
+                    .and_then(|f| f.revents())
+                    .is_some_and(|r| r.contains(PollFlags::POLLIN))
+            };
+            if control_ready {
+                self.serve_control();
             }
             while let Ok(Some(info)) = sigchld.read_signal() {
                 let signo = info.ssi_signo as i32;
@@ -356,6 +409,9 @@ impl Tracer {
                         g.waiting = false;
                     }
                     self.resume(tid, None);
+                } else if sig == Signal::SIGSTOP && self.paused {
+                    // Held here until `resume`.
+                    self.frozen.insert(tid);
                 } else {
                     self.resume(tid, Some(sig));
                 }
@@ -364,8 +420,101 @@ impl Tracer {
         }
     }
 
+    fn serve_control(&mut self) {
+        loop {
+            let Some(control) = &self.control else { return };
+            let stream = match control.listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(_) => return,
+            };
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+            match control::receive(&stream) {
+                Ok((request, fds)) => self.handle_request(stream, request, fds),
+                Err(e) => {
+                    control::reply(&stream, &control::Reply::Error(format!("bad request: {e}")))
+                }
+            }
+        }
+    }
+
+    fn handle_request(
+        &mut self,
+        stream: std::os::unix::net::UnixStream,
+        request: control::Request,
+        fds: Vec<std::os::fd::OwnedFd>,
+    ) {
+        use control::{Reply, Request};
+        match request {
+            Request::Ps => {
+                let mut pids: Vec<i32> = self
+                    .guests
+                    .iter()
+                    .filter(|(_, g)| !g.thread)
+                    .map(|(tid, _)| *tid)
+                    .collect();
+                pids.sort_unstable();
+                control::reply(&stream, &Reply::Pids(pids));
+            }
+            Request::SignalAll { signal } => {
+                for tid in self.guests.keys() {
+                    // SAFETY: kill(2) on a guest; no memory involved.
+                    unsafe { libc::kill(*tid, signal) };
+                }
+                control::reply(&stream, &Reply::Done);
+            }
+            Request::Pause => {
+                self.paused = true;
+                for tid in self.guests.keys() {
+                    // SAFETY: as above.
+                    unsafe { libc::syscall(libc::SYS_tkill, *tid, libc::SIGSTOP) };
+                }
+                control::reply(&stream, &Reply::Done);
+            }
+            Request::Resume => {
+                self.paused = false;
+                for tid in std::mem::take(&mut self.frozen) {
+                    self.resume(tid, None);
+                }
+                control::reply(&stream, &Reply::Done);
+            }
+            Request::Exec { process, detach } => {
+                let Some(control) = &self.control else { return };
+                let (task, program, drain) = match (control.exec)(&process, fds) {
+                    Ok(set_up) => set_up,
+                    Err(e) => return control::reply(&stream, &Reply::Error(e)),
+                };
+                let pid = match spawn_traced(&program, &self.programs) {
+                    Ok(pid) => pid,
+                    Err(e) => return control::reply(&stream, &Reply::Error(e.to_string())),
+                };
+                self.add_guest(pid, Arc::new(task), false);
+                self.resume(pid, None);
+                control::reply(&stream, &Reply::Started { pid });
+                if !detach {
+                    self.exec_waiters.insert(pid, (stream, Some(drain)));
+                }
+            }
+        }
+    }
+
     fn exited(&mut self, tid: i32, status: ExitStatus) {
         self.remove_guest(tid);
+        self.frozen.remove(&tid);
+        if let Some((stream, drain)) = self.exec_waiters.remove(&tid) {
+            // Report the exit once the process's output has reached the caller.
+            std::thread::spawn(move || {
+                if let Some(drain) = drain {
+                    drain();
+                }
+                control::reply(
+                    &stream,
+                    &control::Reply::Exited {
+                        code: status.code(),
+                    },
+                );
+            });
+        }
         if tid == self.root {
             self.root_status = Some(status);
             // The container ends with its first process: end the others too.
@@ -394,7 +543,8 @@ impl Tracer {
             let task = self.guests.get(&tid).map(|g| g.task.clone());
             match task.map(|t| t.spawn(flags & SHARE_FLAGS)) {
                 Some(Ok(child_task)) if child > 0 => {
-                    self.add_guest(child, Arc::new(child_task));
+                    let thread = flags & libc::CLONE_THREAD as u64 != 0;
+                    self.add_guest(child, Arc::new(child_task), thread);
                     if self.early.remove(&child) {
                         self.resume(child, None);
                     } else if let Some(g) = self.guests.get_mut(&child) {
