@@ -104,6 +104,8 @@ pub fn run(
 
     let result = (|| {
         rootfs::mount_spec(&kernel, &root, spec)?;
+        rootfs::mask_paths(&kernel, &root, spec)?;
+        apply_sysctl(&kernel, spec)?;
         if let Some(hostname) = spec.hostname() {
             kernel
                 .sethostname(hostname.as_bytes())
@@ -281,10 +283,98 @@ fn resolve_program(
             .ok_or_else(|| SupervisorError::NotFound(first.clone(), path_var.clone()))?
     };
     Ok(Program {
+        rlimits: rlimits(process)?,
         path: cstr(&path)?,
         argv: args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?,
         env: env.iter().map(|e| cstr(e)).collect::<Result<_, _>>()?,
     })
+}
+
+/// `process.rlimits` in setrlimit(2) terms; the limits apply on the host, where the
+/// container's processes run.
+fn rlimits(process: &oci_spec::runtime::Process) -> Result<Vec<(u32, u64, u64)>, SupervisorError> {
+    let mut out = Vec::new();
+    for limit in process.rlimits().clone().unwrap_or_default() {
+        let name = limit.typ().to_string();
+        let resource = match name.as_str() {
+            "RLIMIT_CPU" => libc::RLIMIT_CPU,
+            "RLIMIT_FSIZE" => libc::RLIMIT_FSIZE,
+            "RLIMIT_DATA" => libc::RLIMIT_DATA,
+            "RLIMIT_STACK" => libc::RLIMIT_STACK,
+            "RLIMIT_CORE" => libc::RLIMIT_CORE,
+            "RLIMIT_RSS" => libc::RLIMIT_RSS,
+            "RLIMIT_NPROC" => libc::RLIMIT_NPROC,
+            "RLIMIT_NOFILE" => libc::RLIMIT_NOFILE,
+            "RLIMIT_MEMLOCK" => libc::RLIMIT_MEMLOCK,
+            "RLIMIT_AS" => libc::RLIMIT_AS,
+            "RLIMIT_LOCKS" => libc::RLIMIT_LOCKS,
+            "RLIMIT_SIGPENDING" => libc::RLIMIT_SIGPENDING,
+            "RLIMIT_MSGQUEUE" => libc::RLIMIT_MSGQUEUE,
+            "RLIMIT_NICE" => libc::RLIMIT_NICE,
+            "RLIMIT_RTPRIO" => libc::RLIMIT_RTPRIO,
+            "RLIMIT_RTTIME" => libc::RLIMIT_RTTIME,
+            _ => {
+                return Err(SupervisorError::Setup {
+                    what: format!("process.rlimits: unknown type {name}"),
+                    errno: Errno::EINVAL,
+                })
+            }
+        };
+        if limit.soft() > limit.hard() {
+            return Err(SupervisorError::Setup {
+                what: format!("process.rlimits: {name} soft limit above its hard limit"),
+                errno: Errno::EINVAL,
+            });
+        }
+        out.push((resource as u32, limit.soft(), limit.hard()));
+    }
+    Ok(out)
+}
+
+/// `linux.sysctl`, written to the container kernel's /proc/sys (the kernel's own, not the
+/// container's mount, which the image may not have).
+fn apply_sysctl(kernel: &Kernel, spec: &Spec) -> Result<(), SupervisorError> {
+    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().clone()) else {
+        return Ok(());
+    };
+    if sysctl.is_empty() {
+        return Ok(());
+    }
+    let proc_dir = c"/proc";
+    match kernel.mkdirat(crate::lkl::AT_FDCWD, proc_dir, 0o555) {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(e) => return Err(setup_err("creating the kernel's /proc")(e)),
+    }
+    match kernel.mount(
+        Some(c"proc"),
+        proc_dir,
+        Some(c"proc"),
+        MsFlags::empty(),
+        None,
+    ) {
+        Ok(()) | Err(Errno::EBUSY) => {}
+        Err(e) => return Err(setup_err("mounting the kernel's /proc")(e)),
+    }
+    for (key, value) in sysctl {
+        let what = format!("linux.sysctl {key}={value}");
+        if key.contains("..") || key.contains('/') {
+            return Err(setup_err(what)(Errno::EINVAL));
+        }
+        let path = CString::new(format!("/proc/sys/{}", key.replace('.', "/")))
+            .map_err(|_| setup_err(what.clone())(Errno::EINVAL))?;
+        let fd = kernel
+            .openat(
+                crate::lkl::AT_FDCWD,
+                &path,
+                libc::O_WRONLY | libc::O_CLOEXEC,
+                0,
+            )
+            .map_err(setup_err(what.clone()))?;
+        let written = kernel.write(fd, value.as_bytes());
+        let _ = kernel.close(fd);
+        written.map_err(setup_err(what))?;
+    }
+    Ok(())
 }
 
 impl Kernel {

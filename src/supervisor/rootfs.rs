@@ -136,3 +136,61 @@ pub fn unmount_spec(kernel: &Kernel, root: &str, spec: &Spec) {
         }
     }
 }
+
+/// `linux.maskedPaths` (hidden: /dev/null over files, an empty read-only tmpfs over
+/// directories) and `linux.readonlyPaths` (bind-mounted read-only), inside the container's
+/// kernel. Paths the image lacks are skipped, as runc does.
+pub fn mask_paths(kernel: &Kernel, root: &str, spec: &Spec) -> Result<(), SupervisorError> {
+    let Some(linux) = spec.linux().as_ref() else {
+        return Ok(());
+    };
+    let in_root = |path: &str| {
+        CString::new(format!("{root}{path}"))
+            .map_err(|_| setup_err(format!("path {path}"))(Errno::EINVAL))
+    };
+    for path in linux.masked_paths().clone().unwrap_or_default() {
+        let target = in_root(&path)?;
+        let stat = match kernel.newfstatat(AT_FDCWD, &target, 0) {
+            Ok(stat) => stat,
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(setup_err(format!("masking {path}"))(e)),
+        };
+        let result = if stat.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            kernel.mount(
+                Some(c"tmpfs"),
+                &target,
+                Some(c"tmpfs"),
+                MsFlags::MS_RDONLY,
+                None,
+            )
+        } else {
+            let null = in_root("/dev/null")?;
+            kernel.mount(Some(&null), &target, None, MsFlags::MS_BIND, None)
+        };
+        result.map_err(setup_err(format!("masking {path}")))?;
+    }
+    for path in linux.readonly_paths().clone().unwrap_or_default() {
+        let target = in_root(&path)?;
+        match kernel.mount(
+            Some(&target),
+            &target,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        ) {
+            Ok(()) => {}
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(setup_err(format!("making {path} read-only"))(e)),
+        }
+        kernel
+            .mount(
+                None,
+                &target,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC,
+                None,
+            )
+            .map_err(setup_err(format!("making {path} read-only")))?;
+    }
+    Ok(())
+}

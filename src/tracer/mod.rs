@@ -64,6 +64,8 @@ pub struct Program {
     pub path: CString,
     pub argv: Vec<CString>,
     pub env: Vec<CString>,
+    /// `process.rlimits` as (resource, soft, hard), set in the process before it execs.
+    pub rlimits: Vec<(u32, u64, u64)>,
 }
 
 /// What `exec` needs from the supervisor: a kernel task set up for `process` (root, cwd,
@@ -258,6 +260,15 @@ fn spawn_traced(
             let mut unblock: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut unblock);
             libc::sigprocmask(libc::SIG_SETMASK, &unblock, std::ptr::null_mut());
+            for (resource, soft, hard) in &program.rlimits {
+                let limit = libc::rlimit {
+                    rlim_cur: *soft,
+                    rlim_max: *hard,
+                };
+                if libc::setrlimit(*resource, &limit) != 0 {
+                    libc::_exit(125);
+                }
+            }
             if filter::install(programs).is_err() {
                 libc::_exit(126);
             }
