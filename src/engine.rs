@@ -181,10 +181,30 @@ pub fn start(record: &ContainerRecord, state_dir: &Path) -> Result<(), EngineErr
 pub fn wait(record: &ContainerRecord, state_dir: &Path) -> Result<i32, EngineError> {
     log::debug!("wait for {}", record.id);
     let pid = record.pid.ok_or(EngineError::NotRunning)?;
-    match nix::sys::wait::waitpid(Pid::from_raw(pid), None) {
-        Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => return Ok(code),
-        Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
-        _ => {}
+    // Like runc run: signals sent to this command go to the container (through its
+    // supervisor, which hands them to the first process).
+    let forwarded = forwarded_signals();
+    let _ = forwarded.thread_block();
+    loop {
+        match nix::sys::wait::waitpid(
+            Pid::from_raw(pid),
+            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+        ) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(nix::sys::wait::WaitStatus::StillAlive) => {}
+            _ => break,
+        }
+        let timeout = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 50_000_000,
+        };
+        // SAFETY: sigtimedwait reads the set and timeout and writes nothing we pass.
+        let sig = unsafe { libc::sigtimedwait(forwarded.as_ref(), std::ptr::null_mut(), &timeout) };
+        if sig > 0 {
+            // SAFETY: kill(2) on the supervisor; no memory involved.
+            unsafe { libc::kill(pid, sig) };
+        }
     }
     // Not our child: wait for it to go away and read what it recorded.
     while record.process_is_alive() {
@@ -196,6 +216,27 @@ pub fn wait(record: &ContainerRecord, state_dir: &Path) -> Result<i32, EngineErr
         .ok_or(EngineError::Supervisor(
             "the container's exit status is unknown".into(),
         ))
+}
+
+/// The signals `run` passes on to its container: every catchable asynchronous one.
+fn forwarded_signals() -> nix::sys::signal::SigSet {
+    use nix::sys::signal::Signal as S;
+    let mut set = nix::sys::signal::SigSet::all();
+    for sig in [
+        S::SIGKILL,
+        S::SIGSTOP,
+        S::SIGCHLD,
+        S::SIGSEGV,
+        S::SIGBUS,
+        S::SIGILL,
+        S::SIGFPE,
+        S::SIGTRAP,
+        S::SIGSYS,
+        S::SIGABRT,
+    ] {
+        set.remove(sig);
+    }
+    set
 }
 
 /// The body of `kbox supervise`: sets the container up, reports on `ready_fd`, waits for
