@@ -134,7 +134,8 @@ impl Kbox {
         self.dir.path().join("rootfs.img")
     }
 
-    fn run(&self, args: &[&str], stdin: &[u8]) -> Run {
+    /// `kbox run` (under `timeout`) of a container whose process.args are `args`.
+    fn command(&self, args: &[&str]) -> Command {
         let config = std::fs::read(busybox_dir().join("config.json")).unwrap();
         let mut config: serde_json::Value = serde_json::from_slice(&config).unwrap();
         config["process"]["args"] = serde_json::json!(args);
@@ -151,7 +152,11 @@ impl Kbox {
             .arg("--bundle")
             .arg(self.dir.path())
             .arg(next_id("kbox"));
-        run_bounded(&mut command, stdin)
+        command
+    }
+
+    fn run(&self, args: &[&str], stdin: &[u8]) -> Run {
+        run_bounded(&mut self.command(args), stdin)
     }
 
     fn sh(&self, script: &str) -> Run {
@@ -178,7 +183,12 @@ impl Runc {
         Runc { dir }
     }
 
-    fn run(&self, args: &[&str], stdin: &[u8]) -> Run {
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// `runc run` (under `timeout`) of a container whose process.args are `args`, and its id.
+    fn command(&self, args: &[&str]) -> (Command, String) {
         let bundle = self.dir.path().join("bundle");
         let output = Command::new(Path::new(MANIFEST_DIR).join("hack/mkbundle-runc.sh"))
             .arg(self.dir.path().join("image"))
@@ -187,22 +197,31 @@ impl Runc {
             .output()
             .unwrap();
         assert!(output.status.success(), "mkbundle-runc.sh: {output:?}");
-        let root = self.dir.path().join("state");
         let id = next_id("runc");
         let mut command = bounded("runc");
         command
             .arg("--root")
-            .arg(&root)
+            .arg(self.state())
             .arg("run")
             .arg("--bundle")
             .arg(&bundle)
             .arg(&id);
-        let run = run_bounded(&mut command, stdin);
+        (command, id)
+    }
+
+    /// Removes what is left of container `id` (after a failure or a timeout).
+    fn delete(&self, id: &str) {
         let _ = Command::new("runc")
             .arg("--root")
-            .arg(&root)
-            .args(["delete", "--force", &id])
+            .arg(self.state())
+            .args(["delete", "--force", id])
             .output();
+    }
+
+    fn run(&self, args: &[&str], stdin: &[u8]) -> Run {
+        let (mut command, id) = self.command(args);
+        let run = run_bounded(&mut command, stdin);
+        self.delete(&id);
         run
     }
 }
@@ -680,6 +699,75 @@ fn stdin_of_the_runtime_reaches_the_container() {
     assert_output(&run, "eof\n");
 }
 
+/// Runs `command` (a runtime under `timeout`), waits for the container to print "ready",
+/// sends `signal` to the runtime (the child of `timeout`) and collects the run.
+fn signal_the_runtime(command: &mut Command, signal: i32) -> Run {
+    use std::io::{BufRead, BufReader, Read};
+
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert_eq!(first, "ready\n", "{command:?}");
+    let children =
+        std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id())).unwrap();
+    let runtime: i32 = children.trim().parse().unwrap();
+    // SAFETY: kill(2) on a pid we just read as our own grandchild.
+    assert_eq!(unsafe { libc::kill(runtime, signal) }, 0);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    let run = Run {
+        status: status.code().unwrap_or(-1),
+        stdout: first + &rest,
+        stderr,
+    };
+    assert_ne!(run.status, TIMED_OUT, "{command:?}: {}", run.describe());
+    run
+}
+
+/// A loop that ends by itself (in 15 s or more), in case a signal never arrives: a
+/// container orphaned by its runtime still holds the test's pipes.
+const WAIT_A_WHILE: &str = "for i in $(seq 300); do sleep 0.05; done; echo no signal";
+
+#[test]
+fn signals_to_the_runtime_reach_the_container() {
+    let kbox = Kbox::new();
+    let runc = Runc::new();
+    for (signal, name) in [(libc::SIGTERM, "TERM"), (libc::SIGINT, "INT")] {
+        let script = format!("trap 'echo got {name}; exit 7' {name}; echo ready; {WAIT_A_WHILE}");
+        let args = ["sh", "-c", script.as_str()];
+        let k = signal_the_runtime(&mut kbox.command(&args), signal);
+        let (mut command, id) = runc.command(&args);
+        let r = signal_the_runtime(&mut command, signal);
+        runc.delete(&id);
+        assert_eq!(k, r, "{name}: kbox {}\nrunc {}", k.describe(), r.describe());
+        assert_eq!(
+            (k.status, k.stdout.as_str()),
+            (7, format!("ready\ngot {name}\n").as_str())
+        );
+    }
+    // Without a trap the first process dies of the signal, and so does kbox run (as runc
+    // run's exit status shows it: 128+n); runc's pid 1 would ignore it, so no comparison.
+    let k = signal_the_runtime(
+        &mut kbox.command(&["sh", "-c", &format!("echo ready; {WAIT_A_WHILE}")]),
+        libc::SIGTERM,
+    );
+    assert_eq!(k.status, 143, "{}", k.describe());
+}
+
 // ---------------------------------------------------------------------------------------
 // The container kernel: where kbox differs from runc on purpose.
 
@@ -744,7 +832,7 @@ fn proc_self_of_the_container_kernel() {
          cd /; umask 027; grep Umask /proc/self/status
          exec 7>/tmp/seven; readlink /proc/self/fd/7; ls /proc/self/fd | sort -n | tr '\\n' ' '; echo
          exec 7>&-; ls /proc/self/fd | sort -n | tr '\\n' ' '; echo
-         grep -c . /proc/self/mountinfo
+         echo $(grep -c . /proc/self/mountinfo) $(grep -c . /proc/mounts)
          cat /proc/self/stat | cut -d' ' -f1 | grep -c '^[0-9][0-9]*$'
          ls -d /proc/[0-9]* | wc -l | grep -qv '^0$' && echo has pids",
     );
@@ -762,7 +850,13 @@ fn proc_self_of_the_container_kernel() {
         "{}",
         run.describe()
     );
-    assert_eq!(lines[5], "7", "mountinfo lines: {}", run.describe());
+    // One mountinfo line per mount, at least the spec's six and the root.
+    let counts: Vec<usize> = lines[5].split(' ').map(|n| n.parse().unwrap()).collect();
+    assert!(
+        counts[0] == counts[1] && counts[0] >= 7,
+        "mountinfo and mounts: {}",
+        run.describe()
+    );
     assert_eq!(lines[6..], ["1", "has pids"], "{}", run.describe());
 }
 
