@@ -699,13 +699,17 @@ fn stdin_of_the_runtime_reaches_the_container() {
     assert_output(&run, "eof\n");
 }
 
-/// Runs `command` (a runtime under `timeout`), waits for the container to print "ready",
-/// sends `signal` to the runtime (the child of `timeout`) and collects the run.
-fn signal_the_runtime(command: &mut Command, signal: i32) -> Run {
+/// Spawns `command` (a runtime under `timeout`), reads the container's first line of
+/// output, hands it to `between` with the pid of `timeout` and the container's stdin, then
+/// closes that stdin and collects the run (the first line included).
+fn interact(
+    command: &mut Command,
+    between: impl FnOnce(&str, u32, &mut std::process::ChildStdin),
+) -> Run {
     use std::io::{BufRead, BufReader, Read};
 
     let mut child = command
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -713,12 +717,9 @@ fn signal_the_runtime(command: &mut Command, signal: i32) -> Run {
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
-    assert_eq!(first, "ready\n", "{command:?}");
-    let children =
-        std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id())).unwrap();
-    let runtime: i32 = children.trim().parse().unwrap();
-    // SAFETY: kill(2) on a pid we just read as our own grandchild.
-    assert_eq!(unsafe { libc::kill(runtime, signal) }, 0);
+    let mut stdin = child.stdin.take().unwrap();
+    between(first.trim_end(), child.id(), &mut stdin);
+    drop(stdin);
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     let mut stderr = String::new();
@@ -736,6 +737,19 @@ fn signal_the_runtime(command: &mut Command, signal: i32) -> Run {
     };
     assert_ne!(run.status, TIMED_OUT, "{command:?}: {}", run.describe());
     run
+}
+
+/// Runs `command` (a runtime under `timeout`), waits for the container to print "ready",
+/// sends `signal` to the runtime (the child of `timeout`) and collects the run.
+fn signal_the_runtime(command: &mut Command, signal: i32) -> Run {
+    interact(command, |first, timeout, _| {
+        assert_eq!(first, "ready");
+        let children =
+            std::fs::read_to_string(format!("/proc/{timeout}/task/{timeout}/children")).unwrap();
+        let runtime: i32 = children.trim().parse().unwrap();
+        // SAFETY: kill(2) on a pid we just read as our own grandchild.
+        assert_eq!(unsafe { libc::kill(runtime, signal) }, 0);
+    })
 }
 
 /// A loop that ends by itself (in 15 s or more), in case a signal never arrives: a
@@ -1132,8 +1146,6 @@ fn host_parent(pid: i32) -> i32 {
 
 #[test]
 fn escape_by_ptrace_or_kill_of_the_supervisor_fails() {
-    use std::io::{BufRead, BufReader, Read};
-
     let kbox = Kbox::with_image(escape_image());
     // The first process's parent is the supervisor. It says who that is and waits for the
     // test to check it on the host before it attacks.
@@ -1141,55 +1153,27 @@ fn escape_by_ptrace_or_kill_of_the_supervisor_fails() {
         /usr/local/bin/kbox-escape $PPID
         kill -9 $PPID 2>&1; echo kill status $?; kill -STOP $PPID 2>&1
         kill -9 1 2>&1; echo still alive";
-    let config = std::fs::read(busybox_dir().join("config.json")).unwrap();
-    let mut config: serde_json::Value = serde_json::from_slice(&config).unwrap();
-    config["process"]["args"] = serde_json::json!(["sh", "-c", script]);
-    let bundle = kbox.dir.path();
-    std::fs::write(bundle.join("config.json"), config.to_string()).unwrap();
-    let mut child = bounded(KBOX)
-        .arg("--root")
-        .arg(bundle.join("state"))
-        .arg("run")
-        .arg("--bundle")
-        .arg(bundle)
-        .arg(next_id("kbox"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let supervisor: i32 = first
-        .trim_end()
-        .strip_prefix("supervisor ")
-        .and_then(|pid| pid.parse().ok())
-        .unwrap_or_else(|| {
-            let _ = child.kill();
-            panic!("no supervisor pid: {first:?}")
-        });
-    // timeout -> kbox run -> kbox supervise
-    let cmdline = std::fs::read(format!("/proc/{supervisor}/cmdline")).unwrap();
-    assert!(
-        String::from_utf8_lossy(&cmdline).contains("supervise"),
-        "{supervisor} is not the supervisor: {cmdline:?}"
+    let mut supervisor = 0;
+    let run = interact(
+        &mut kbox.command(&["sh", "-c", script]),
+        |first, timeout, stdin| {
+            supervisor = first
+                .strip_prefix("supervisor ")
+                .and_then(|pid| pid.parse().ok())
+                .unwrap_or_else(|| panic!("no supervisor pid: {first:?}"));
+            // timeout -> kbox run -> kbox supervise
+            let cmdline = std::fs::read(format!("/proc/{supervisor}/cmdline")).unwrap();
+            assert!(
+                String::from_utf8_lossy(&cmdline).contains("supervise"),
+                "{supervisor} is not the supervisor: {cmdline:?}"
+            );
+            assert_eq!(host_parent(host_parent(supervisor)), timeout as i32);
+            stdin.write_all(b"go\n").unwrap();
+        },
     );
-    assert_eq!(host_parent(host_parent(supervisor)), child.id() as i32);
-    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "{rest}\n--- stderr\n{stderr}");
+    assert_eq!(run.status, 0, "{}", run.describe());
     assert_eq!(
-        rest.lines().collect::<Vec<_>>(),
+        run.stdout.lines().skip(1).collect::<Vec<_>>(),
         [
             "ptrace attach: Operation not permitted",
             "ptrace seize: Operation not permitted",
@@ -1204,6 +1188,7 @@ fn escape_by_ptrace_or_kill_of_the_supervisor_fails() {
             "sh: can't kill pid 1: Operation not permitted",
             "still alive",
         ],
-        "stderr: {stderr}"
+        "{}",
+        run.describe()
     );
 }
