@@ -15,7 +15,7 @@ fn main() {
     ) {
         Ok(destination) => destination,
         Err(err) => {
-            eprintln!("kbox: {err:#}");
+            eprintln!("kbox: {}", cli::error_line(&err));
             std::process::exit(1);
         }
     };
@@ -28,9 +28,9 @@ fn main() {
             // runc's way: the error goes to the log (where containerd's shim reads the last
             // "error" record) and, as one line, to stderr (where podman reads it).
             if destination == LogDestination::File {
-                log::error!("{err:#}");
+                log::error!("{}", cli::error_line(&err));
             }
-            eprintln!("kbox: {err:#}");
+            eprintln!("kbox: {}", cli::error_line(&err));
             std::process::exit(1);
         }
     }

@@ -173,6 +173,23 @@ pub fn container_id(raw: &str) -> anyhow::Result<ContainerId> {
     Ok(ContainerId::new(raw)?)
 }
 
+/// The error and its causes as one line, `outer: cause: cause`, like anyhow's `{:#}` but
+/// without a cause that a message already quotes: our errors name their source in their own
+/// message (so `{}` alone says everything), and anyhow would append it a second time.
+pub fn error_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.is_empty() {
+            line = text;
+        } else if !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
 /// Prints `value` as pretty JSON followed by a newline.
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     let mut text = serde_json::to_string_pretty(value)?;
@@ -188,6 +205,24 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(normalize_args(args.iter().map(Into::into)))
+    }
+
+    #[test]
+    fn error_line_names_each_cause_once() {
+        let io = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let quoting = kbox::oci::bundle::BundleError::RootImage {
+            path: "/b/rootfs.img".into(),
+            source: io(),
+        };
+        assert_eq!(
+            error_line(&quoting.into()),
+            format!("root.path /b/rootfs.img: {}", io())
+        );
+        let context = anyhow::Error::from(io()).context("cannot write pid file /p");
+        assert_eq!(
+            error_line(&context),
+            format!("cannot write pid file /p: {}", io())
+        );
     }
 
     #[test]
