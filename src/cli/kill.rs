@@ -11,7 +11,8 @@ pub struct KillArgs {
     /// Container id
     pub id: String,
     /// Signal name (KILL or SIGKILL) or number
-    #[arg(default_value = "SIGTERM")]
+    // A negative number is a bad signal (as runc reports it), not an unknown flag.
+    #[arg(default_value = "SIGTERM", allow_negative_numbers = true)]
     pub signal: String,
     /// Send the signal to every process of the container
     #[arg(long, short = 'a')]

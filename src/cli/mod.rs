@@ -242,6 +242,14 @@ mod tests {
             panic!("not kill");
         };
         assert_eq!((kill.signal.as_str(), kill.all), ("SIGTERM", false));
+        // A negative number reaches signal parsing (which refuses it), as in runc.
+        let Command::Kill(kill) = parse(&["kbox", "kill", "c1", "-9", "--all"])
+            .unwrap()
+            .command
+        else {
+            panic!("not kill");
+        };
+        assert_eq!((kill.signal.as_str(), kill.all), ("-9", true));
         let Command::Exec(exec) =
             parse(&["kbox", "exec", "-e", "A=1", "-e", "B=2", "c1", "ls", "-la"])
                 .unwrap()
