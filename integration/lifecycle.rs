@@ -1,0 +1,1037 @@
+//! End-to-end tests of the container lifecycle as runc's clients drive it: the built `kbox`
+//! binary on copies of the busybox bundle, through create, start, state, kill, delete, run,
+//! list, a terminal handed over a console socket, hooks, several containers at once, and
+//! the bad inputs every command must refuse cleanly (one line on stderr naming the problem,
+//! a non-zero exit, no state directory and no supervisor left behind).
+//!
+//! Needs `bundles/busybox/rootfs.img` (built once per run by hack/mkimage-busybox.sh) and
+//! root. Every test has a private `--root` and its own copy of the image, and every kbox
+//! command is bounded in time, so a hang fails the test instead of blocking the suite.
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const KBOX: &str = env!("CARGO_BIN_EXE_kbox");
+/// How long one kbox command (or one container run) may take.
+const COMMAND_LIMIT: Duration = Duration::from_secs(60);
+/// How long a killed container may take to be reported stopped.
+const STOP_LIMIT: Duration = Duration::from_secs(30);
+/// The annotation every test config carries, to check it is passed through.
+const ANNOTATION: (&str, &str) = ("org.kbox.test", "lifecycle");
+/// A first process that runs until signalled, and exits 7 on SIGTERM.
+const LONG_RUNNING: &[&str] = &["sh", "-c", "trap 'exit 7' TERM; while :; do sleep 1; done"];
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The busybox image and config, (re)built by hack/mkimage-busybox.sh once per test run.
+fn busybox() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let status = Command::new("bash")
+            .arg(repo().join("hack/mkimage-busybox.sh"))
+            .stdout(Stdio::null())
+            .status()
+            .expect("running hack/mkimage-busybox.sh");
+        assert!(status.success(), "hack/mkimage-busybox.sh failed");
+        repo().join("bundles/busybox")
+    })
+}
+
+/// What a finished kbox command left.
+#[derive(Debug)]
+struct Done {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Done {
+    fn success(&self) -> bool {
+        self.code == 0
+    }
+
+    fn expect_ok(self, what: &str) -> Done {
+        assert!(self.success(), "{what} failed: {self:?}");
+        self
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|err| panic!("stdout is not JSON ({err}): {self:?}"))
+    }
+
+    /// Asserts a failure whose stderr is one line naming the problem (every word in
+    /// `words`), and returns that line.
+    fn expect_error(&self, words: &[&str]) -> String {
+        assert_ne!(self.code, 0, "expected a failure: {self:?}");
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "stderr should be one line: {self:?}");
+        let line = lines[0];
+        assert!(line.starts_with("kbox: "), "{line:?}");
+        for word in words {
+            assert!(line.contains(word), "{line:?} does not mention {word:?}");
+        }
+        line.to_owned()
+    }
+}
+
+/// Waits for `child` at most `limit`, killing it and failing the test when it takes longer.
+fn wait_bounded(mut child: Child, what: &str, limit: Duration) -> i32 {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("waiting") {
+            use std::os::unix::process::ExitStatusExt;
+            return status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A private `--root` and bundles in a temp dir. Dropping it removes every container left
+/// and kills any supervisor of this root.
+struct Env {
+    dir: tempfile::TempDir,
+    /// Counts kbox commands, to name their output files.
+    runs: std::cell::Cell<usize>,
+}
+
+impl Env {
+    fn new() -> Env {
+        let _ = busybox();
+        Env {
+            dir: tempfile::tempdir().expect("tempdir"),
+            runs: std::cell::Cell::new(0),
+        }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A bundle `name` with a copy of the busybox image and its config.json with `args`,
+    /// the test annotation, and whatever `edit` changes.
+    fn bundle(&self, name: &str, args: &[&str], edit: impl FnOnce(&mut Value)) -> PathBuf {
+        let dir = self.path(name);
+        std::fs::create_dir(&dir).expect("creating the bundle directory");
+        let status = Command::new("cp")
+            .arg("--sparse=always")
+            .arg(busybox().join("rootfs.img"))
+            .arg(dir.join("rootfs.img"))
+            .status()
+            .expect("running cp");
+        assert!(status.success(), "cannot copy the busybox image");
+        let config = std::fs::read(busybox().join("config.json")).expect("busybox config.json");
+        let mut config: Value = serde_json::from_slice(&config).expect("busybox config.json");
+        config["process"]["args"] = json!(args);
+        config["annotations"] = json!({ ANNOTATION.0: ANNOTATION.1 });
+        edit(&mut config);
+        std::fs::write(
+            dir.join("config.json"),
+            serde_json::to_vec_pretty(&config).unwrap(),
+        )
+        .unwrap();
+        dir.canonicalize().unwrap()
+    }
+
+    /// `kbox --root ROOT ARGS...` with its stdout and stderr going to files (a container's
+    /// processes inherit them and may outlive the command, so pipes would not end).
+    fn command(&self, args: &[&str]) -> (Command, PathBuf, PathBuf) {
+        let run = self.runs.get();
+        self.runs.set(run + 1);
+        let out = self.path(&format!("kbox-{run}.out"));
+        let err = self.path(&format!("kbox-{run}.err"));
+        let mut command = Command::new(KBOX);
+        command
+            .arg("--root")
+            .arg(self.root())
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap());
+        (command, out, err)
+    }
+
+    fn kbox(&self, args: &[&str]) -> Done {
+        let (mut command, out, err) = self.command(args);
+        let child = command.spawn().expect("spawning kbox");
+        let code = wait_bounded(child, &format!("kbox {args:?}"), COMMAND_LIMIT);
+        Done {
+            code,
+            stdout: std::fs::read_to_string(out).unwrap(),
+            stderr: std::fs::read_to_string(err).unwrap(),
+        }
+    }
+
+    fn create(&self, bundle: &Path, id: &str) {
+        self.kbox(&["create", "--bundle", bundle.to_str().unwrap(), id])
+            .expect_ok("create");
+    }
+
+    fn state(&self, id: &str) -> Value {
+        self.kbox(&["state", id]).expect_ok("state").json()
+    }
+
+    fn status(&self, id: &str) -> String {
+        self.state(id)["status"].as_str().unwrap().to_owned()
+    }
+
+    /// Polls `state` until the container is stopped; every status seen before must be
+    /// `running`.
+    fn wait_stopped(&self, id: &str) -> Value {
+        let started = Instant::now();
+        loop {
+            let state = self.state(id);
+            match state["status"].as_str() {
+                Some("stopped") => return state,
+                Some("running") => {}
+                other => panic!("{id} went {other:?} on its way to stopped: {state}"),
+            }
+            assert!(
+                started.elapsed() < STOP_LIMIT,
+                "{id} still running {STOP_LIMIT:?} after it was killed"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Live `kbox supervise` processes whose state directory is under this root (not
+    /// counting a supervisor's child that has not exec'd the container's program yet).
+    fn supervisors(&self) -> Vec<i32> {
+        let root = format!("{}/", self.root().display());
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+                continue;
+            };
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            let ours = args.iter().any(|arg| *arg == b"supervise")
+                && args.iter().any(|arg| arg.starts_with(root.as_bytes()));
+            if let Some(stat) = ours.then(|| proc_stat(pid)).flatten() {
+                if !stat.zombie {
+                    found.push((pid, stat.ppid));
+                }
+            }
+        }
+        let pids: Vec<i32> = found.iter().map(|(pid, _)| *pid).collect();
+        found
+            .into_iter()
+            .filter(|(_, ppid)| !pids.contains(ppid))
+            .map(|(pid, _)| pid)
+            .collect()
+    }
+
+    /// Ids of the container directories under the root.
+    fn state_dirs(&self) -> Vec<String> {
+        match std::fs::read_dir(self.root()) {
+            Ok(entries) => entries
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Asserts that no container state and no supervisor of this root is left (a
+    /// supervisor being killed gets a few seconds to go).
+    fn assert_nothing_left(&self) {
+        assert_eq!(self.state_dirs(), Vec::<String>::new(), "state left behind");
+        let started = Instant::now();
+        while !self.supervisors().is_empty() && started.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(self.supervisors(), Vec::<i32>::new(), "supervisors left");
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        for id in self.state_dirs() {
+            let _ = self.kbox(&["delete", "--force", &id]);
+        }
+        for pid in self.supervisors() {
+            // SAFETY: kill(2) has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+struct ProcStat {
+    zombie: bool,
+    ppid: i32,
+}
+
+/// State and parent of a process, from `/proc/<pid>/stat`; `None` once it is gone.
+fn proc_stat(pid: i32) -> Option<ProcStat> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which may hold spaces and parentheses.
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    let state = fields.next()?;
+    Some(ProcStat {
+        zombie: matches!(state, "Z" | "X"),
+        ppid: fields.next()?.parse().ok()?,
+    })
+}
+
+fn is_zombie(pid: i32) -> bool {
+    proc_stat(pid).is_none_or(|stat| stat.zombie)
+}
+
+fn process_exists(pid: i64) -> bool {
+    pid > 0 && !is_zombie(pid as i32)
+}
+
+/// Checks the runtime-spec fields of a `state` document.
+fn assert_state(state: &Value, id: &str, status: &str, bundle: &Path) {
+    assert_eq!(state["ociVersion"], "1.0.2", "{state}");
+    assert_eq!(state["id"], id, "{state}");
+    assert_eq!(state["status"], status, "{state}");
+    assert_eq!(state["bundle"], bundle.to_str().unwrap(), "{state}");
+    assert_eq!(
+        state["annotations"],
+        json!({ ANNOTATION.0: ANNOTATION.1 }),
+        "{state}"
+    );
+    let pid = state["pid"].as_i64().expect("pid is a number");
+    if status == "stopped" {
+        assert_eq!(pid, 0, "a stopped container has no pid: {state}");
+    } else {
+        assert!(process_exists(pid), "pid {pid} is not alive: {state}");
+    }
+}
+
+#[test]
+fn create_start_kill_delete_with_the_status_at_each_step() {
+    let env = Env::new();
+    let bundle = env.bundle("b", LONG_RUNNING, |_| {});
+    let pid_file = env.path("pid");
+    env.kbox(&[
+        "create",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        "c1",
+    ])
+    .expect_ok("create");
+
+    let created = env.state("c1");
+    assert_state(&created, "c1", "created", &bundle);
+    let pid = created["pid"].as_i64().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&pid_file).unwrap(),
+        pid.to_string(),
+        "--pid-file holds the pid state reports"
+    );
+    assert_eq!(env.supervisors(), vec![pid as i32]);
+
+    env.kbox(&["start", "c1"]).expect_ok("start");
+    let running = env.state("c1");
+    assert_state(&running, "c1", "running", &bundle);
+    assert_eq!(running["pid"], pid, "the pid stays the supervisor's");
+
+    env.kbox(&["kill", "c1", "TERM"]).expect_ok("kill");
+    let stopped = env.wait_stopped("c1");
+    assert_state(&stopped, "c1", "stopped", &bundle);
+    assert!(
+        !process_exists(pid),
+        "the supervisor outlived its container"
+    );
+
+    env.kbox(&["delete", "c1"]).expect_ok("delete");
+    env.kbox(&["state", "c1"])
+        .expect_error(&["c1", "does not exist"]);
+    env.assert_nothing_left();
+}
+
+#[test]
+fn a_created_container_can_be_killed_and_deleted() {
+    let env = Env::new();
+    let bundle = env.bundle("b", LONG_RUNNING, |_| {});
+    env.create(&bundle, "c1");
+    env.kbox(&["kill", "c1", "KILL"]).expect_ok("kill");
+    let started = Instant::now();
+    while env.status("c1") != "stopped" {
+        assert!(started.elapsed() < STOP_LIMIT, "c1 survived SIGKILL");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    env.kbox(&["kill", "c1", "KILL"])
+        .expect_error(&["not running"]);
+    env.kbox(&["start", "c1"])
+        .expect_error(&["cannot start a container that has stopped"]);
+    env.kbox(&["delete", "c1"]).expect_ok("delete");
+    env.assert_nothing_left();
+}
+
+fn run_exit_code(script: &str) -> i32 {
+    let env = Env::new();
+    let bundle = env.bundle("b", &["sh", "-c", script], |_| {});
+    let done = env.kbox(&["run", "--bundle", bundle.to_str().unwrap(), "r1"]);
+    assert!(
+        done.stderr.is_empty(),
+        "run wrote to stderr: {:?}",
+        done.stderr
+    );
+    env.assert_nothing_left();
+    done.code
+}
+
+#[test]
+fn run_returns_the_exit_code_of_the_first_process() {
+    assert_eq!(run_exit_code("exit 0"), 0);
+    assert_eq!(run_exit_code("exit 3"), 3);
+    assert_eq!(run_exit_code("kill -9 $$"), 137);
+}
+
+#[test]
+fn run_passes_stdout_through() {
+    let env = Env::new();
+    let bundle = env.bundle("b", &["sh", "-c", "echo hello from $(hostname)"], |_| {});
+    let done = env
+        .kbox(&["run", "--bundle", bundle.to_str().unwrap(), "r1"])
+        .expect_ok("run");
+    assert_eq!(done.stdout, "hello from kbox\n");
+    env.assert_nothing_left();
+}
+
+#[test]
+fn run_detach_leaves_a_running_container() {
+    let env = Env::new();
+    let bundle = env.bundle("b", LONG_RUNNING, |_| {});
+    env.kbox(&[
+        "run",
+        "--detach",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "d1",
+    ])
+    .expect_ok("run --detach");
+    assert_state(&env.state("d1"), "d1", "running", &bundle);
+    env.kbox(&["kill", "d1"]).expect_ok("kill");
+    env.wait_stopped("d1");
+    env.kbox(&["delete", "d1"]).expect_ok("delete");
+    env.assert_nothing_left();
+}
+
+/// Binds a console socket, runs `kbox ARGS` (which must pass `--console-socket SOCKET`,
+/// written as `{socket}` in `args`), and returns the command and the pty master it sent.
+fn spawn_with_console(env: &Env, args: &[&str]) -> (Child, OwnedFd) {
+    let socket = env.path("console.sock");
+    let listener = UnixListener::bind(&socket).expect("binding the console socket");
+    listener.set_nonblocking(true).unwrap();
+    let args: Vec<String> = args
+        .iter()
+        .map(|arg| arg.replace("{socket}", socket.to_str().unwrap()))
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (mut command, _out, err) = env.command(&args);
+    let mut child = command.spawn().expect("spawning kbox");
+    let started = Instant::now();
+    let stream = loop {
+        match listener.accept() {
+            Ok((stream, _)) => break stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("accepting on the console socket: {e}"),
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "kbox {args:?} exited ({status}) without connecting to the console socket: {}",
+                std::fs::read_to_string(&err).unwrap()
+            );
+        }
+        if started.elapsed() > COMMAND_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("kbox {args:?} did not connect to the console socket");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(COMMAND_LIMIT))
+        .expect("setting a read timeout");
+    (child, receive_master(stream.as_raw_fd()))
+}
+
+/// Receives runc's console message: the pty name as data, the master by SCM_RIGHTS.
+fn receive_master(socket: RawFd) -> OwnedFd {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut name = [0u8; 4096];
+    let mut iov = [std::io::IoSliceMut::new(&mut name)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let message = recvmsg::<()>(socket, &mut iov, Some(&mut space), MsgFlags::empty())
+        .expect("receiving the console message");
+    assert!(message.bytes > 0, "the console message has no pty name");
+    let mut fds = Vec::new();
+    for cmsg in message.cmsgs().expect("console message control data") {
+        if let ControlMessageOwned::ScmRights(received) = cmsg {
+            fds.extend(received);
+        }
+    }
+    assert_eq!(fds.len(), 1, "expected exactly one fd: {fds:?}");
+    // SAFETY: SCM_RIGHTS installed this fd in our process and nothing else owns it.
+    unsafe { OwnedFd::from_raw_fd(fds[0]) }
+}
+
+fn set_window_size(master: &OwnedFd, rows: u16, cols: u16) {
+    let size = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a winsize from the pointer, which is live.
+    let ret = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+    assert_eq!(ret, 0, "TIOCSWINSZ: {}", std::io::Error::last_os_error());
+}
+
+/// Writes `input` to the master and reads everything until the other side closes (EIO)
+/// or `COMMAND_LIMIT` passes.
+fn talk(master: OwnedFd, input: &[u8]) -> String {
+    let mut file = std::fs::File::from(master);
+    std::io::Write::write_all(&mut file, input).expect("writing to the pty master");
+    let started = Instant::now();
+    let mut output = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let mut poll = libc::pollfd {
+            fd: file.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one live pollfd.
+        let ready = unsafe { libc::poll(&mut poll, 1, 100) };
+        if ready > 0 {
+            match file.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => output.extend_from_slice(&buffer[..n]),
+                Err(e) if e.raw_os_error() == Some(libc::EIO) => break,
+                Err(e) => panic!("reading the pty master: {e}"),
+            }
+        }
+        assert!(
+            started.elapsed() < COMMAND_LIMIT,
+            "the terminal did not close; output so far: {:?}",
+            String::from_utf8_lossy(&output)
+        );
+    }
+    String::from_utf8_lossy(&output).into_owned()
+}
+
+const TERMINAL_INPUT: &[u8] = b"echo $((6*7)); tty; stty size; exit 5\n";
+
+fn assert_terminal_output(output: &str) {
+    for expected in ["42", "/dev/pts/0", "24 80"] {
+        assert!(
+            output.contains(expected),
+            "no {expected:?} in the terminal output {output:?}"
+        );
+    }
+}
+
+fn terminal_bundle(env: &Env, name: &str) -> PathBuf {
+    env.bundle(name, &["sh"], |config| {
+        config["process"]["terminal"] = json!(true);
+    })
+}
+
+/// `kbox create --console-socket` of a shell, then `start`; returns the master, on which
+/// a 24x80 window size was set between create and start.
+fn create_and_start_with_terminal(env: &Env, id: &str) -> (PathBuf, OwnedFd) {
+    let bundle = terminal_bundle(env, "b");
+    let (create, master) = spawn_with_console(
+        env,
+        &[
+            "create",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--console-socket",
+            "{socket}",
+            id,
+        ],
+    );
+    assert_eq!(wait_bounded(create, "create", COMMAND_LIMIT), 0);
+    set_window_size(&master, 24, 80);
+    assert_state(&env.state(id), id, "created", &bundle);
+    env.kbox(&["start", id]).expect_ok("start");
+    (bundle, master)
+}
+
+#[test]
+fn terminal_through_console_socket_with_create_and_start() {
+    let env = Env::new();
+    let (bundle, master) = create_and_start_with_terminal(&env, "t1");
+    // The supervisor copies the host pty's size to the container's every 200 ms (the
+    // test below wants it at once).
+    std::thread::sleep(Duration::from_millis(600));
+    let output = talk(master, TERMINAL_INPUT);
+    assert_terminal_output(&output);
+    assert_state(&env.wait_stopped("t1"), "t1", "stopped", &bundle);
+    env.kbox(&["delete", "t1"]).expect_ok("delete");
+    env.assert_nothing_left();
+}
+
+#[test]
+#[ignore = "supervisor bug: a window size set on the master before start reaches the \
+            container's pty only at the next 200 ms poll, so a shell that asks at once sees 0x0"]
+fn window_size_set_before_start_is_seen_at_once() {
+    let env = Env::new();
+    let (_, master) = create_and_start_with_terminal(&env, "t1");
+    let output = talk(master, b"stty size; exit 5\n");
+    assert!(output.contains("24 80"), "{output:?}");
+}
+
+#[test]
+fn terminal_through_console_socket_with_run_returns_the_exit_code() {
+    let env = Env::new();
+    let bundle = terminal_bundle(&env, "b");
+    let (run, master) = spawn_with_console(
+        &env,
+        &[
+            "run",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--console-socket",
+            "{socket}",
+            "t1",
+        ],
+    );
+    set_window_size(&master, 24, 80);
+    // The supervisor copies the host pty's size to the container's every 200 ms.
+    std::thread::sleep(Duration::from_millis(600));
+    let output = talk(master, TERMINAL_INPUT);
+    assert_terminal_output(&output);
+    assert_eq!(wait_bounded(run, "run", COMMAND_LIMIT), 5, "{output:?}");
+    env.assert_nothing_left();
+}
+
+#[test]
+fn hooks_run_on_the_host_with_the_state_on_stdin() {
+    let env = Env::new();
+    let markers = env.path("markers");
+    std::fs::create_dir(&markers).unwrap();
+    let hook = |name: &str| {
+        let marker = markers.join(format!("marker-{name}"));
+        json!([{
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("cat > {}", marker.display())],
+        }])
+    };
+    let hooks = json!({
+        "prestart": hook("prestart"),
+        "createRuntime": hook("createRuntime"),
+        "poststart": hook("poststart"),
+        "poststop": hook("poststop"),
+    });
+    let bundle = env.bundle("b", LONG_RUNNING, |config| config["hooks"] = hooks);
+    let marker = |name: &str| -> Option<Value> {
+        let text = std::fs::read_to_string(markers.join(format!("marker-{name}"))).ok()?;
+        Some(serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}: {text:?}")))
+    };
+    let check = |name: &str, status: &str, pid: Option<i64>| {
+        let state = marker(name).unwrap_or_else(|| panic!("no {name} marker"));
+        assert_eq!(state["ociVersion"], "1.0.2", "{name}: {state}");
+        assert_eq!(state["id"], "h1", "{name}: {state}");
+        assert_eq!(state["status"], status, "{name}: {state}");
+        assert_eq!(state["bundle"], bundle.to_str().unwrap(), "{name}: {state}");
+        assert_eq!(
+            state["annotations"],
+            json!({ ANNOTATION.0: ANNOTATION.1 }),
+            "{name}: {state}"
+        );
+        assert_eq!(state["pid"].as_i64(), pid, "{name}: {state}");
+    };
+
+    env.create(&bundle, "h1");
+    let pid = env.state("h1")["pid"].as_i64();
+    check("prestart", "creating", pid);
+    check("createRuntime", "creating", pid);
+    assert!(marker("poststart").is_none(), "poststart ran before start");
+
+    env.kbox(&["start", "h1"]).expect_ok("start");
+    check("poststart", "running", pid);
+    assert!(marker("poststop").is_none(), "poststop ran before delete");
+
+    env.kbox(&["kill", "h1"]).expect_ok("kill");
+    env.wait_stopped("h1");
+    assert!(marker("poststop").is_none(), "poststop ran before delete");
+    env.kbox(&["delete", "h1"]).expect_ok("delete");
+    check("poststop", "stopped", None);
+    env.assert_nothing_left();
+}
+
+#[test]
+fn a_failing_create_runtime_hook_fails_create_and_leaves_nothing() {
+    let env = Env::new();
+    let bundle = env.bundle("b", LONG_RUNNING, |config| {
+        config["hooks"] = json!({
+            "createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 4"]}],
+        });
+    });
+    env.kbox(&["create", "--bundle", bundle.to_str().unwrap(), "h1"])
+        .expect_error(&["createRuntime", "exited with status 4"]);
+    env.assert_nothing_left();
+}
+
+#[test]
+fn two_containers_run_at_once() {
+    let env = Env::new();
+    let first = env.bundle("b1", LONG_RUNNING, |_| {});
+    let second = env.bundle("b2", LONG_RUNNING, |_| {});
+    for (bundle, id) in [(&first, "one"), (&second, "two")] {
+        env.kbox(&["run", "-d", "--bundle", bundle.to_str().unwrap(), id])
+            .expect_ok("run --detach");
+    }
+    let one = env.state("one");
+    let two = env.state("two");
+    assert_state(&one, "one", "running", &first);
+    assert_state(&two, "two", "running", &second);
+    assert_ne!(one["pid"], two["pid"]);
+    assert_eq!(env.supervisors().len(), 2);
+
+    env.kbox(&["kill", "one", "KILL"]).expect_ok("kill one");
+    env.wait_stopped("one");
+    assert_eq!(
+        env.status("two"),
+        "running",
+        "killing one stopped the other"
+    );
+    env.kbox(&["kill", "two", "KILL"]).expect_ok("kill two");
+    env.wait_stopped("two");
+    for id in ["one", "two"] {
+        env.kbox(&["delete", id]).expect_ok("delete");
+    }
+    env.assert_nothing_left();
+}
+
+#[test]
+fn delete_force_kills_a_running_container() {
+    let env = Env::new();
+    let bundle = env.bundle("b", LONG_RUNNING, |_| {});
+    env.kbox(&["run", "-d", "--bundle", bundle.to_str().unwrap(), "f1"])
+        .expect_ok("run --detach");
+    let pid = env.state("f1")["pid"].as_i64().unwrap();
+    env.kbox(&["delete", "--force", "f1"])
+        .expect_ok("delete --force");
+    assert!(
+        !process_exists(pid),
+        "the supervisor survived delete --force"
+    );
+    env.kbox(&["state", "f1"])
+        .expect_error(&["f1", "does not exist"]);
+    env.assert_nothing_left();
+    // As runc: forcing the deletion of a container that is gone succeeds.
+    env.kbox(&["delete", "--force", "f1"])
+        .expect_ok("delete --force of a deleted container");
+}
+
+#[test]
+fn list_shows_every_container_with_its_status() {
+    let env = Env::new();
+    let listed = env.kbox(&["list"]).expect_ok("list");
+    assert_eq!(listed.stdout.lines().count(), 1, "header only: {listed:?}");
+
+    let created = env.bundle("b1", LONG_RUNNING, |_| {});
+    let running = env.bundle("b2", LONG_RUNNING, |_| {});
+    let stopped = env.bundle("b3", &["true"], |_| {});
+    env.create(&created, "l-created");
+    env.kbox(&[
+        "run",
+        "-d",
+        "--bundle",
+        running.to_str().unwrap(),
+        "l-running",
+    ])
+    .expect_ok("run --detach");
+    env.kbox(&[
+        "run",
+        "-d",
+        "--bundle",
+        stopped.to_str().unwrap(),
+        "l-stopped",
+    ])
+    .expect_ok("run --detach");
+    let started = Instant::now();
+    while env.status("l-stopped") != "stopped" {
+        assert!(started.elapsed() < STOP_LIMIT, "`true` did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let expected = [
+        ("l-created", "created", &created),
+        ("l-running", "running", &running),
+        ("l-stopped", "stopped", &stopped),
+    ];
+
+    let table = env.kbox(&["list"]).expect_ok("list").stdout;
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
+        "{table}"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows.len(), 3, "{table}");
+    for (row, (id, status, bundle)) in rows.iter().zip(&expected) {
+        assert_eq!(row[0], *id, "{table}");
+        assert_eq!(row[2], *status, "{table}");
+        assert_eq!(row[3], bundle.to_str().unwrap(), "{table}");
+        assert_eq!(row[5], "root", "{table}");
+        assert_eq!(
+            row[1],
+            env.state(id)["pid"].to_string(),
+            "the table's pid is state's: {table}"
+        );
+    }
+
+    let quiet = env.kbox(&["list", "--quiet"]).expect_ok("list -q").stdout;
+    assert_eq!(quiet, "l-created\nl-running\nl-stopped\n");
+
+    let listed = env.kbox(&["list", "--format", "json"]).expect_ok("list");
+    let listed = listed.json();
+    let listed = listed.as_array().expect("a JSON array");
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    for (entry, (id, status, bundle)) in listed.iter().zip(&expected) {
+        assert_state(entry, id, status, bundle);
+    }
+
+    env.kbox(&["delete", "--force", "l-running"])
+        .expect_ok("delete --force");
+    env.kbox(&["delete", "l-created"])
+        .expect_ok("delete created");
+    env.kbox(&["delete", "l-stopped"])
+        .expect_ok("delete stopped");
+    env.assert_nothing_left();
+    let listed = env.kbox(&["list", "--format", "json"]).expect_ok("list");
+    assert_eq!(listed.json(), json!([]));
+}
+
+// Bad input: one line naming the problem, a non-zero exit, nothing left behind.
+
+#[test]
+fn create_without_config_json() {
+    let env = Env::new();
+    let bundle = env.bundle("b", LONG_RUNNING, |_| {});
+    std::fs::remove_file(bundle.join("config.json")).unwrap();
+    env.kbox(&["create", "--bundle", bundle.to_str().unwrap(), "c1"])
+        .expect_error(&["config.json", "not found"]);
+    env.assert_nothing_left();
+}
+
+#[test]
+fn create_with_malformed_config_json() {
+    let env = Env::new();
+    let bundle = env.bundle("b", LONG_RUNNING, |_| {});
+    std::fs::write(bundle.join("config.json"), "{\"ociVersion\": \"1.0.2\",").unwrap();
+    env.kbox(&["create", "--bundle", bundle.to_str().unwrap(), "c1"])
+        .expect_error(&["config.json", "malformed JSON"]);
+    env.assert_nothing_left();
+}
+
+#[test]
+fn create_with_a_config_that_is_not_a_runtime_spec() {
+    let env = Env::new();
+    let bundle = env.bundle("b", LONG_RUNNING, |config| {
+        config["process"]["args"] = json!("sh");
+    });
+    env.kbox(&["create", "--bundle", bundle.to_str().unwrap(), "c1"])
+        .expect_error(&["config.json", "not a valid OCI runtime config"]);
+    env.assert_nothing_left();
+}
+
+#[test]
+fn create_without_the_root_image() {
+    let env = Env::new();
+    let bundle = env.bundle("b", LONG_RUNNING, |_| {});
+    std::fs::remove_file(bundle.join("rootfs.img")).unwrap();
+    let line = env
+        .kbox(&["create", "--bundle", bundle.to_str().unwrap(), "c1"])
+        .expect_error(&["root.path", "rootfs.img", "No such file or directory"]);
+    assert_eq!(
+        line.matches("No such file or directory").count(),
+        1,
+        "the cause is repeated: {line:?}"
+    );
+    env.assert_nothing_left();
+}
+
+#[test]
+fn create_with_a_root_image_that_is_not_ext4() {
+    let env = Env::new();
+    let bundle = env.bundle("b", LONG_RUNNING, |_| {});
+    std::fs::write(bundle.join("rootfs.img"), vec![0u8; 1 << 20]).unwrap();
+    env.kbox(&["create", "--bundle", bundle.to_str().unwrap(), "c1"])
+        .expect_error(&["rootfs.img", "not an ext4 image"]);
+    env.assert_nothing_left();
+}
+
+#[test]
+fn create_with_a_corrupt_ext4_image() {
+    let env = Env::new();
+    let bundle = env.bundle("b", LONG_RUNNING, |_| {});
+    // The superblock magic and nothing else: past kbox's check, refused by the kernel.
+    let mut bytes = vec![0u8; 1 << 20];
+    bytes[1080..1082].copy_from_slice(&0xEF53u16.to_le_bytes());
+    std::fs::write(bundle.join("rootfs.img"), bytes).unwrap();
+    env.kbox(&["create", "--bundle", bundle.to_str().unwrap(), "c1"])
+        .expect_error(&["rootfs.img"]);
+    env.assert_nothing_left();
+}
+
+#[test]
+fn create_with_a_duplicate_id() {
+    let env = Env::new();
+    let first = env.bundle("b1", LONG_RUNNING, |_| {});
+    let second = env.bundle("b2", LONG_RUNNING, |_| {});
+    env.create(&first, "dup");
+    let pid = env.state("dup")["pid"].clone();
+    env.kbox(&["create", "--bundle", second.to_str().unwrap(), "dup"])
+        .expect_error(&["container with id exists: dup"]);
+    env.kbox(&["run", "--bundle", second.to_str().unwrap(), "dup"])
+        .expect_error(&["container with id exists: dup"]);
+    // The first container is untouched, and no second one was started.
+    let state = env.state("dup");
+    assert_state(&state, "dup", "created", &first);
+    assert_eq!(state["pid"], pid);
+    assert_eq!(env.supervisors().len(), 1);
+    env.kbox(&["delete", "dup"]).expect_ok("delete");
+    env.assert_nothing_left();
+}
+
+#[test]
+fn create_with_an_invalid_id() {
+    let env = Env::new();
+    let bundle = env.bundle("b", LONG_RUNNING, |_| {});
+    for id in ["a/b", "..", "with space", ""] {
+        env.kbox(&["create", "--bundle", bundle.to_str().unwrap(), id])
+            .expect_error(&["invalid container id"]);
+        env.assert_nothing_left();
+    }
+    let long = "x".repeat(1000);
+    env.kbox(&["create", "--bundle", bundle.to_str().unwrap(), &long])
+        .expect_error(&["invalid container id"]);
+    env.assert_nothing_left();
+}
+
+#[test]
+fn commands_on_an_unknown_id() {
+    let env = Env::new();
+    for args in [
+        &["state", "nope"][..],
+        &["start", "nope"],
+        &["kill", "nope"],
+        &["kill", "nope", "KILL"],
+        &["delete", "nope"],
+    ] {
+        env.kbox(args)
+            .expect_error(&["container \"nope\" does not exist"]);
+        env.assert_nothing_left();
+    }
+}
+
+#[test]
+fn kill_with_a_bad_signal() {
+    let env = Env::new();
+    let bundle = env.bundle("b", LONG_RUNNING, |_| {});
+    env.kbox(&["run", "-d", "--bundle", bundle.to_str().unwrap(), "s1"])
+        .expect_ok("run --detach");
+    for signal in ["NOPE", "SIGNOPE", "0", "65", "-9", "RTMAX+1"] {
+        env.kbox(&["kill", "s1", signal])
+            .expect_error(&["unknown signal", signal]);
+    }
+    assert_eq!(
+        env.status("s1"),
+        "running",
+        "a bad signal changed the container"
+    );
+    env.kbox(&["kill", "s1", "9"]).expect_ok("kill 9");
+    env.wait_stopped("s1");
+    env.kbox(&["delete", "s1"]).expect_ok("delete");
+    env.assert_nothing_left();
+}
+
+#[test]
+fn start_twice() {
+    let env = Env::new();
+    let bundle = env.bundle("b", LONG_RUNNING, |_| {});
+    env.create(&bundle, "s1");
+    env.kbox(&["start", "s1"]).expect_ok("start");
+    env.kbox(&["start", "s1"])
+        .expect_error(&["cannot start an already running container"]);
+    assert_eq!(env.status("s1"), "running");
+    env.kbox(&["kill", "s1"]).expect_ok("kill");
+    env.wait_stopped("s1");
+    env.kbox(&["start", "s1"])
+        .expect_error(&["cannot start a container that has stopped"]);
+    env.kbox(&["delete", "s1"]).expect_ok("delete");
+    env.assert_nothing_left();
+}
+
+#[test]
+fn delete_of_a_running_container_without_force() {
+    let env = Env::new();
+    let bundle = env.bundle("b", LONG_RUNNING, |_| {});
+    env.kbox(&["run", "-d", "--bundle", bundle.to_str().unwrap(), "r1"])
+        .expect_ok("run --detach");
+    env.kbox(&["delete", "r1"])
+        .expect_error(&["cannot delete container r1 that is not stopped: running"]);
+    assert_eq!(env.status("r1"), "running", "a refused delete changed it");
+    env.kbox(&["delete", "--force", "r1"])
+        .expect_ok("delete --force");
+    env.assert_nothing_left();
+}
+
+#[test]
+fn console_socket_rules() {
+    let env = Env::new();
+    let plain = env.bundle("b1", LONG_RUNNING, |_| {});
+    let socket = env.path("unused.sock");
+    env.kbox(&[
+        "create",
+        "--bundle",
+        plain.to_str().unwrap(),
+        "--console-socket",
+        socket.to_str().unwrap(),
+        "c1",
+    ])
+    .expect_error(&["--console-socket", "process.terminal is false"]);
+    env.assert_nothing_left();
+    let terminal = terminal_bundle(&env, "b2");
+    env.kbox(&["create", "--bundle", terminal.to_str().unwrap(), "c1"])
+        .expect_error(&["process.terminal is true", "--console-socket"]);
+    env.assert_nothing_left();
+    // A socket nobody listens on: the supervisor cannot hand the master over.
+    env.kbox(&[
+        "create",
+        "--bundle",
+        terminal.to_str().unwrap(),
+        "--console-socket",
+        socket.to_str().unwrap(),
+        "c1",
+    ])
+    .expect_error(&["console socket", "unused.sock"]);
+    env.assert_nothing_left();
+}
