@@ -436,6 +436,37 @@ fn run_detach_leaves_a_running_container() {
     env.assert_nothing_left();
 }
 
+#[test]
+fn kill_reaches_the_first_process_and_run_returns_its_status() {
+    let env = Env::new();
+    // Says when its trap is set, so that TERM is not sent before.
+    let script = "trap 'exit 7' TERM; echo trapped; while :; do sleep 1; done";
+    let bundle = env.bundle("b", &["sh", "-c", script], |_| {});
+    for (signal, code) in [("TERM", 7), ("KILL", 137)] {
+        let id = format!("k-{signal}");
+        let (mut command, out, err) =
+            env.command(&["run", "--bundle", bundle.to_str().unwrap(), &id]);
+        let run = command.spawn().expect("spawning kbox run");
+        let started = Instant::now();
+        while std::fs::read_to_string(&out).unwrap() != "trapped\n" {
+            assert!(
+                started.elapsed() < COMMAND_LIMIT,
+                "{id} did not start: {}",
+                std::fs::read_to_string(&err).unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(env.status(&id), "running");
+        env.kbox(&["kill", &id, signal]).expect_ok("kill");
+        assert_eq!(
+            wait_bounded(run, "run", COMMAND_LIMIT),
+            code,
+            "after {signal}"
+        );
+        env.assert_nothing_left();
+    }
+}
+
 /// Binds a console socket, runs `kbox ARGS` (which must pass `--console-socket SOCKET`,
 /// written as `{socket}` in `args`), and returns the command and the pty master it sent.
 fn spawn_with_console(env: &Env, args: &[&str]) -> (Child, OwnedFd) {
