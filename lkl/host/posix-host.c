@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -170,6 +171,23 @@ static void host_page_free(void *addr, unsigned long size)
 	munmap(addr, size);
 }
 
+static void host_get_random(void *buf, unsigned long len)
+{
+	unsigned char *p = buf;
+
+	while (len) {
+		ssize_t n = getrandom(p, len, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			abort();
+		}
+		p += n;
+		len -= n;
+	}
+}
+
 static unsigned long long clock_ns(clockid_t clock)
 {
 	struct timespec ts;
@@ -316,6 +334,7 @@ struct lkl_host_operations lkl_host_ops = {
 	.mem_free = host_mem_free,
 	.page_alloc = host_page_alloc,
 	.page_free = host_page_free,
+	.get_random = host_get_random,
 	.monotonic_ns = host_monotonic_ns,
 	.realtime_ns = host_realtime_ns,
 	.timer_alloc = host_timer_alloc,

@@ -8,6 +8,7 @@
 #include <linux/console.h>
 #include <linux/fs.h>
 #include <linux/panic_notifier.h>
+#include <linux/random.h>
 #include <linux/reboot.h>
 #include <linux/start_kernel.h>
 #include <linux/string.h>
@@ -53,10 +54,23 @@ static struct notifier_block lkl_panic_nb = {
 
 void __init setup_arch(char **cl)
 {
+	u8 seed[64];
+
 	*cl = cmd_line;
 	register_console(&lkl_console);
 	atomic_notifier_chain_register(&panic_notifier_list, &lkl_panic_nb);
 	bootmem_init(mem_size);
+
+	/*
+	 * Nothing in here produces entropy (no interrupts from hardware, no
+	 * cycle counter), so a read of /dev/urandom would wait forever for the
+	 * RNG to be seeded: seed it from the host, as a bootloader would.
+	 */
+	if (lkl_ops->get_random) {
+		lkl_ops->get_random(seed, sizeof(seed));
+		add_bootloader_randomness(seed, sizeof(seed));
+		memzero_explicit(seed, sizeof(seed));
+	}
 }
 
 /* The kernel owns no machine: "power off" only stops the library. */

@@ -49,6 +49,9 @@ struct lkl_host_operations {
 	void *(*page_alloc)(unsigned long size);
 	void (*page_free)(void *addr, unsigned long size);
 
+	/* Fills buf with len random bytes from the host (seeds the kernel's RNG). */
+	void (*get_random)(void *buf, unsigned long len);
+
 	/* Clocks, in nanoseconds. */
 	unsigned long long (*monotonic_ns)(void);
 	unsigned long long (*realtime_ns)(void);
