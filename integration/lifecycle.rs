@@ -626,8 +626,6 @@ fn terminal_through_console_socket_with_create_and_start() {
 }
 
 #[test]
-#[ignore = "supervisor bug: a window size set on the master before start reaches the \
-            container's pty only at the next 200 ms poll, so a shell that asks at once sees 0x0"]
 fn window_size_set_before_start_is_seen_at_once() {
     let env = Env::new();
     let (_, master) = create_and_start_with_terminal(&env, "t1");

@@ -136,6 +136,9 @@ pub fn run(
         let program = resolve_program(&task, process)?;
         let control = control_socket(work_dir, &root)?;
         gate().map_err(SupervisorError::Gate)?;
+        if let Some(terminal) = &terminal {
+            terminal.sync_window_size();
+        }
         let status = tracer::run(task, &program, Some(control))?;
         if let Some(stdio) = stdio {
             stdio.finish();

@@ -24,6 +24,9 @@ const WINSIZE_POLL: Duration = Duration::from_millis(200);
 pub struct Terminal {
     /// The container's pty slave, in the supervisor's kernel fd table until installed.
     slave: i32,
+    /// The container's pty master and the host pty's slave, to copy the window size.
+    master: i32,
+    host: OwnedFd,
 }
 
 fn kernel_ioctl(fd: i32, request: u64, arg: i64) -> Result<i64, Errno> {
@@ -97,9 +100,13 @@ impl Terminal {
         drop(host_master);
 
         let host_fd = host_slave.as_raw_fd();
-        let host_out = host_slave
-            .try_clone()
-            .map_err(|_| setup_err("duplicating the host pty")(Errno::EMFILE))?;
+        let dup = || {
+            host_slave
+                .try_clone()
+                .map_err(|_| setup_err("duplicating the host pty")(Errno::EMFILE))
+        };
+        let host_out = dup()?;
+        let host = dup()?;
         spawn("terminal-in", move || {
             pump(PumpDir::HostToKernel, host_fd, master)
         });
@@ -109,7 +116,30 @@ impl Terminal {
         spawn("terminal-size", move || {
             copy_window_size(host_slave, master)
         });
-        Ok(Terminal { slave })
+        Ok(Terminal {
+            slave,
+            master,
+            host,
+        })
+    }
+
+    /// Copies the host pty's window size now: the caller usually sets it between create and
+    /// start, and the first process may ask for it at once.
+    pub fn sync_window_size(&self) {
+        let mut size = libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCGWINSZ writes a winsize into `size`.
+        if unsafe { libc::ioctl(self.host.as_raw_fd(), libc::TIOCGWINSZ, &mut size) } == 0 {
+            let _ = kernel_ioctl(
+                self.master,
+                libc::TIOCSWINSZ as u64,
+                &size as *const libc::winsize as i64,
+            );
+        }
     }
 
     /// Makes the pty the controlling terminal and stdio of `task`, in a session of its own.
