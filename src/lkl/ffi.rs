@@ -89,7 +89,7 @@ extern "C" {
         data: *mut c_void,
     ) -> c_int;
     /// Closes the close-on-exec descriptors of the task behind `handle`.
-    pub fn lkl_task_exec_on(handle: *mut c_void) -> c_long;
+    pub fn lkl_task_exec_on(handle: *mut c_void, name: *const c_char) -> c_long;
     /// A syscall on the task behind `handle`; the signals the kernel raised against the task
     /// are stored in `*signals` (a bit per signal, bit n-1 for signal n).
     pub fn lkl_task_syscall(

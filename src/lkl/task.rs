@@ -113,11 +113,18 @@ impl Task {
         }
     }
 
-    /// What a successful execve does to the task: closes its close-on-exec descriptors.
-    pub fn exec(&self) -> Result<(), Errno> {
+    /// What a successful execve does to the task: closes its close-on-exec descriptors and
+    /// names the task after the program (`name`, up to 15 bytes, as /proc/PID/comm shows).
+    pub fn exec(&self, name: &std::ffi::CStr) -> Result<(), Errno> {
         let _busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
-        // SAFETY: the handle is live and not in use.
-        errno_result(unsafe { ffi::lkl_task_exec_on(self.handle.as_ptr()) }).map(drop)
+        // SAFETY: the handle is live and not in use; name is a NUL-terminated string the
+        // kernel copies.
+        let name = if name.is_empty() {
+            std::ptr::null()
+        } else {
+            name.as_ptr()
+        };
+        errno_result(unsafe { ffi::lkl_task_exec_on(self.handle.as_ptr(), name) }).map(drop)
     }
 }
 

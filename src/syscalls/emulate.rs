@@ -444,6 +444,13 @@ fn mmap(ctx: &Context<'_>, c: &Call) -> Served {
     }
 }
 
+/// The task name exec gives a program: its file name, at most 15 bytes (TASK_COMM_LEN).
+fn program_name(path: &[u8]) -> CString {
+    let base = path.rsplit(|b| *b == b'/').next().unwrap_or(path);
+    let base = &base[..base.len().min(15)];
+    CString::new(base).unwrap_or_default()
+}
+
 /// Where scratch data may be written in a stopped guest: well below its stack pointer and
 /// red zone, in stack memory it is not using.
 fn scratch(sp: u64, len: usize) -> u64 {
@@ -510,6 +517,7 @@ fn exec(ctx: &Context<'_>, emulation: Emulation, c: &Call) -> Served {
             args: [base + path_off as u64, new_argv_ptr, envp, 0, 0, 0],
             on_exit: ExitHook::Exec {
                 keep: prepared.keep,
+                name: program_name(&path),
             },
         },
         signals: 0,

@@ -42,8 +42,12 @@ pub enum Action {
 pub enum ExitHook {
     /// Fill an anonymous mapping standing in for a file mapping with the file's bytes.
     FillMapping { data: Vec<u8> },
-    /// A rewritten execve: keep the images alive until it has run.
-    Exec { keep: Vec<std::fs::File> },
+    /// A rewritten execve: keep the images alive until it has run; `name` is what the
+    /// task is called once it has (the program's file name).
+    Exec {
+        keep: Vec<std::fs::File>,
+        name: std::ffi::CString,
+    },
 }
 
 /// The result of serving a call, with the signals the container's kernel raised against the

@@ -574,10 +574,13 @@ impl Tracer {
             }
         } else if event == Event::PTRACE_EVENT_EXEC as i32 {
             if let Some(g) = self.guests.get_mut(&tid) {
-                if let Err(e) = g.task.exec() {
+                let name = match g.on_exit.take() {
+                    Some(ExitHook::Exec { name, .. }) => name,
+                    _ => CString::default(),
+                };
+                if let Err(e) = g.task.exec(&name) {
                     log::warn!("closing close-on-exec files of {tid}: {e}");
                 }
-                g.on_exit = None;
             }
         }
         self.resume(tid, None);

@@ -46,7 +46,7 @@ void *lkl_task_spawn_from(void *parent, unsigned long flags, long *err);
 int lkl_task_adopt(void *handle);
 void lkl_task_release(void *handle);
 long lkl_task_exec(void);
-long lkl_task_exec_on(void *handle);
+long lkl_task_exec_on(void *handle, const char *name);
 int lkl_task_set_signal_callback(void *handle,
 				 void (*cb)(void *data, unsigned long mask),
 				 void *data);

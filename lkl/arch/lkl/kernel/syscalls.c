@@ -411,10 +411,10 @@ int lkl_task_set_signal_callback(void *handle,
 	return 0;
 }
 
-/* lkl_task_exec() for a given task. */
-long lkl_task_exec_on(void *handle)
+/* lkl_task_exec() for a given task, naming it after the program (if not NULL). */
+long lkl_task_exec_on(void *handle, const char *name)
 {
-	return call_on(handle, exec_call, NULL);
+	return call_on(handle, exec_call, (void *)name);
 }
 
 long lkl_kernel_call(long (*fn)(void *), void *arg)
@@ -547,11 +547,15 @@ void lkl_task_release(void *handle)
 
 static long exec_call(void *arg)
 {
+	const char *name = arg;
 	int err = unshare_files();
 
 	if (err)
 		return err;
 	do_close_on_exec(current->files);
+	/* What /proc/PID/comm and ps show: the program's name, as exec sets it. */
+	if (name)
+		set_task_comm(current, name);
 	return 0;
 }
 
