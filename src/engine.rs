@@ -156,7 +156,24 @@ pub fn start(record: &ContainerRecord, state_dir: &Path) -> Result<(), EngineErr
     let mut byte = [0u8; 1];
     loop {
         match (&file).read(&mut byte) {
-            Ok(1) => break,
+            Ok(1) if byte[0] == b'1' => break,
+            Ok(1) => {
+                // "E" and a message: the container could not start (a startContainer hook).
+                let mut message = Vec::new();
+                while Instant::now() < deadline {
+                    match (&file).read_to_end(&mut message) {
+                        Ok(_) => break,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            std::thread::sleep(Duration::from_millis(5))
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let _ = std::fs::remove_file(&fifo);
+                return Err(EngineError::Supervisor(
+                    String::from_utf8_lossy(&message).into_owned(),
+                ));
+            }
             Ok(_) if !record.process_is_alive() => return Err(EngineError::NotRunning),
             Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => {
                 return Err(EngineError::Supervisor(format!(
@@ -258,20 +275,30 @@ pub fn supervise(
     };
     let fifo = state_dir.join(START_FIFO);
     let ready = std::cell::RefCell::new(Some(ready));
+    let fifo_file = std::cell::RefCell::new(None);
     let gate = || -> Result<(), String> {
         if let Some(mut ready) = ready.borrow_mut().take() {
             let _ = writeln!(ready, "ready");
         }
         // Blocks until `start` opens the fifo for reading.
-        let mut fifo_file = std::fs::OpenOptions::new()
+        let file = std::fs::OpenOptions::new()
             .write(true)
             .open(&fifo)
             .map_err(|e| format!("waiting for start: {e}"))?;
-        fifo_file
-            .write_all(b"1")
-            .map_err(|e| format!("waiting for start: {e}"))
+        *fifo_file.borrow_mut() = Some(file);
+        Ok(())
     };
-    let code = match crate::supervisor::run(&bundle, state_dir, console_socket, gate) {
+    // What `start` learns: "1" once the first process runs, or "E" and why it could not.
+    let started = |outcome: Result<(), String>| {
+        if let Some(mut file) = fifo_file.borrow_mut().take() {
+            let message = match outcome {
+                Ok(()) => "1".to_owned(),
+                Err(e) => format!("E{e}"),
+            };
+            let _ = file.write_all(message.as_bytes());
+        }
+    };
+    let code = match crate::supervisor::run(&bundle, state_dir, console_socket, gate, started) {
         Ok(code) => code,
         Err(e) => {
             match ready.borrow_mut().take() {

@@ -4,15 +4,17 @@ mod cli;
 
 use clap::Parser;
 
-use cli::logging::{self, LogDestination};
+use cli::logging::{self, LogDestination, LogSettings};
 
 fn main() {
     let cli = cli::Cli::parse_from(cli::normalize_args(std::env::args_os()));
-    let destination = match logging::init(
-        cli.global.log.as_deref(),
-        cli.global.log_format,
-        cli.global.debug,
-    ) {
+    let settings = match cli.command {
+        cli::Command::Supervise(_) => LogSettings::for_supervisor(&cli.global),
+        _ => LogSettings::from_flags(&cli.global),
+    };
+    // For the supervisor `create` and `run` start (still one thread here).
+    settings.export();
+    let destination = match logging::init(&settings) {
         Ok(destination) => destination,
         Err(err) => {
             eprintln!("kbox: {}", cli::error_line(&err));

@@ -42,7 +42,7 @@ pub struct CreateOptionsArgs {
     /// Accepted for runc compatibility (the container's kernel has its own keyrings)
     #[arg(long)]
     pub no_new_keyring: bool,
-    /// Pass N file descriptors from fd 3 on to the container process
+    /// Not supported (kbox cannot pass host fds into a container); only 0 is accepted
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,
 }
@@ -58,6 +58,7 @@ pub fn create_container(
     options: &CreateOptionsArgs,
 ) -> anyhow::Result<LockedContainer> {
     let id = container_id(raw_id)?;
+    check_preserve_fds(options.preserve_fds)?;
     let bundle = Bundle::load(&options.bundle)?;
     validate::validate_spec(&bundle.spec)?;
     let terminal = bundle
@@ -140,4 +141,16 @@ pub fn check_console_socket(terminal: bool, has_console_socket: bool) -> anyhow:
         (false, true) => bail!("--console-socket was given but process.terminal is false"),
         _ => Ok(()),
     }
+}
+
+/// `--preserve-fds N` asks to pass host fds 3..3+N on, which kbox cannot do: every fd a
+/// container's process holds is one of the container kernel's.
+pub fn check_preserve_fds(count: u32) -> anyhow::Result<()> {
+    if count > 0 {
+        bail!(
+            "--preserve-fds is not supported: the fds of a kbox container's processes are its \
+             own kernel's, so host fds cannot be passed in"
+        );
+    }
+    Ok(())
 }

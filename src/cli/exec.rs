@@ -10,7 +10,7 @@ use kbox::oci::process::{self, ExecOverrides};
 use kbox::oci::state;
 use kbox::oci::validate;
 
-use super::create::check_console_socket;
+use super::create::{check_console_socket, check_preserve_fds};
 use super::GlobalOptions;
 
 #[derive(Debug, clap::Args)]
@@ -44,13 +44,14 @@ pub struct ExecArgs {
     /// User to run as: uid[:gid]
     #[arg(long, short = 'u', value_name = "UID[:GID]")]
     pub user: Option<String>,
-    /// Pass N file descriptors from fd 3 on to the new process
+    /// Not supported (kbox cannot pass host fds into a container); only 0 is accepted
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,
 }
 
 /// Returns the process's exit code, or 0 when detached.
 pub fn run(global: &GlobalOptions, args: &ExecArgs) -> anyhow::Result<i32> {
+    check_preserve_fds(args.preserve_fds)?;
     let container = global.open_container_shared(&args.id)?;
     lifecycle::check_exec(container.record().current_status())?;
     // The base is the --process file or else the container's own process; the command

@@ -47,9 +47,9 @@ pub struct GlobalOptions {
     #[arg(long, global = true, value_name = "FILE")]
     pub log: Option<PathBuf>,
 
-    /// Log format
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// Log format [default: text]
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
 
     /// Log debug messages
     #[arg(long, global = true)]
@@ -285,7 +285,7 @@ mod tests {
             "c1",
         ])
         .unwrap();
-        assert_eq!(cli.global.log_format, LogFormat::Json);
+        assert_eq!(cli.global.log_format, Some(LogFormat::Json));
         let Command::Create(create) = cli.command else {
             panic!("not create");
         };

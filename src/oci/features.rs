@@ -7,13 +7,15 @@ use serde::{Deserialize, Serialize};
 use super::hooks::HookKind;
 use super::{mount_options, validate};
 
-/// Hooks kbox runs itself, in the runtime's namespaces: `prestart` and `createRuntime` after
-/// create, `poststart` after start, `poststop` at delete. `createContainer` and
-/// `startContainer` must run inside the container and are not claimed until the engine
-/// runs them there.
+/// Every kind of hook: `prestart` and `createRuntime` (after create), `poststart` (after
+/// start) and `poststop` (at delete) run on the host; `createContainer` (during create) and
+/// `startContainer` (during start) run as processes of the container, on its kernel (see
+/// src/supervisor/hooks.rs).
 pub const SUPPORTED_HOOKS: &[HookKind] = &[
     HookKind::Prestart,
     HookKind::CreateRuntime,
+    HookKind::CreateContainer,
+    HookKind::StartContainer,
     HookKind::Poststart,
     HookKind::Poststop,
 ];

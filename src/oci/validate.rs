@@ -78,7 +78,29 @@ pub fn validate_process(process: &Process) -> Result<(), SpecError> {
     {
         return Err(SpecError::MalformedEnv(bad.clone()));
     }
+    for warning in unenforced_process_settings(process) {
+        log::warn!("{warning}");
+    }
     Ok(())
+}
+
+/// What kbox accepts in a process (of `create` or `exec`) without doing as it says, to be
+/// logged as warnings.
+fn unenforced_process_settings(process: &Process) -> Vec<&'static str> {
+    let mut warnings = Vec::new();
+    if process.no_new_privileges() == Some(false) {
+        warnings.push(
+            "process.noNewPrivileges false is not honoured: kbox always sets no_new_privs, \
+             which its seccomp filter needs",
+        );
+    }
+    if process.apparmor_profile().is_some() {
+        warnings.push("process.apparmorProfile is ignored: kbox does not apply AppArmor profiles");
+    }
+    if process.selinux_label().is_some() {
+        warnings.push("process.selinuxLabel is ignored: kbox does not apply SELinux labels");
+    }
+    warnings
 }
 
 /// Accepts every 1.x version (later minors only add optional fields, which are ignored when
@@ -163,14 +185,6 @@ fn warn_unenforced(spec: &Spec) {
             log::warn!("linux.mountLabel is ignored: kbox does not apply SELinux labels");
         }
     }
-    if let Some(process) = spec.process() {
-        if process.apparmor_profile().is_some() {
-            log::warn!("process.apparmorProfile is ignored: kbox does not apply AppArmor profiles");
-        }
-        if process.selinux_label().is_some() {
-            log::warn!("process.selinuxLabel is ignored: kbox does not apply SELinux labels");
-        }
-    }
 }
 
 fn display(path: &Path) -> String {
@@ -244,6 +258,28 @@ mod tests {
         let err = validate_spec(&spec(&join)).unwrap_err();
         assert!(matches!(err, SpecError::NamespacePath { .. }), "{err}");
         assert!(err.to_string().contains("/proc/1/ns/net"), "{err}");
+    }
+
+    #[test]
+    fn no_new_privileges_false_is_accepted_with_a_warning() {
+        let process = |field: &str| -> Process {
+            serde_json::from_str(&format!(
+                r#"{{"cwd": "/", "args": ["sh"], "user": {{"uid": 0, "gid": 0}}{field}}}"#
+            ))
+            .unwrap()
+        };
+        let off = process(r#", "noNewPrivileges": false"#);
+        assert_eq!(validate_process(&off), Ok(()));
+        let warnings = unenforced_process_settings(&off);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("noNewPrivileges"), "{warnings:?}");
+        for quiet in [process(r#", "noNewPrivileges": true"#), process("")] {
+            assert_eq!(unenforced_process_settings(&quiet), Vec::<&str>::new());
+        }
+        let config = format!(
+            r#"{{"ociVersion": "1.0.0", "process": {{"cwd": "/", "args": ["sh"], "noNewPrivileges": false, "user": {{"uid": 0, "gid": 0}}}}}}"#
+        );
+        assert_eq!(validate_spec(&spec(&config)), Ok(()));
     }
 
     #[test]

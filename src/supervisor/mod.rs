@@ -6,6 +6,7 @@
 //! exits ends the others, unmounts the image and halts the kernel.
 
 mod caps;
+mod hooks;
 mod image;
 mod rootfs;
 mod stdio;
@@ -19,6 +20,7 @@ use oci_spec::runtime::Spec;
 
 use crate::lkl::{sysnr as k, Kernel, KernelBuilder, KernelError, LklError, MsFlags, Task};
 use crate::oci::bundle::Bundle;
+use crate::oci::hooks::HookKind;
 use crate::tracer::{self, ExitStatus, Program};
 
 /// Memory given to a container's kernel unless the spec's memory limit says otherwise.
@@ -47,6 +49,8 @@ pub enum SupervisorError {
     Gate(String),
     #[error("root directory: {0}")]
     RootDirectory(String),
+    #[error("{0}")]
+    Hook(String),
 }
 
 pub(crate) fn setup_err(what: impl Into<String>) -> impl FnOnce(Errno) -> SupervisorError {
@@ -63,6 +67,7 @@ pub fn run(
     work_dir: &std::path::Path,
     console_socket: Option<&std::path::Path>,
     gate: impl FnOnce() -> Result<(), String>,
+    started: impl FnOnce(Result<(), String>),
 ) -> Result<i32, SupervisorError> {
     tracer::block_signals().map_err(setup_err("blocking signals"))?;
     let spec = &bundle.spec;
@@ -135,11 +140,27 @@ pub fn run(
         prepare_process(&task, process)?;
         let program = resolve_program(&task, process)?;
         let control = control_socket(work_dir, &root)?;
+        hooks::run(
+            "createContainer",
+            &HookKind::CreateContainer.hooks_in(spec),
+            &state_json(bundle, work_dir, "creating"),
+            &root,
+        )?;
         gate().map_err(SupervisorError::Gate)?;
         if let Some(terminal) = &terminal {
             terminal.sync_window_size();
         }
-        let status = tracer::run(task, &program, Some(control))?;
+        // startContainer hooks: once start has opened the gate, before the first process;
+        // `start` reports their failure.
+        let hooked = hooks::run(
+            "startContainer",
+            &HookKind::StartContainer.hooks_in(spec),
+            &state_json(bundle, work_dir, "created"),
+            &root,
+        );
+        started(hooked.as_ref().map(drop).map_err(|e| e.to_string()));
+        hooked?;
+        let status = tracer::run(task, &program, Some(control), None)?;
         if let Some(stdio) = stdio {
             stdio.finish();
         }
@@ -184,6 +205,24 @@ fn control_socket(
         set_up().map_err(|e| e.to_string())
     });
     Ok(tracer::Control { listener, exec })
+}
+
+/// The container's state as hooks get it on stdin. The supervisor is the container's
+/// process; the state directory's name is the container's id.
+fn state_json(bundle: &Bundle, work_dir: &std::path::Path, status: &str) -> Vec<u8> {
+    let id = work_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    serde_json::to_vec(&serde_json::json!({
+        "ociVersion": bundle.spec.version(),
+        "id": id,
+        "status": status,
+        "pid": std::process::id(),
+        "bundle": bundle.dir,
+        "annotations": bundle.spec.annotations().clone().unwrap_or_default(),
+    }))
+    .unwrap_or_default()
 }
 
 fn kernel_memory_mb(spec: &Spec) -> u32 {

@@ -154,10 +154,12 @@ fn spawn_proxy(tid: i32, task: Arc<Task>, shared: Arc<Shared>) -> Proxy {
 
 /// Runs `program` as the container's first process, on kernel task `task`, and traces it
 /// and every process it starts until the first process exits; then ends the others.
+/// With `timeout`, the first process is killed (SIGKILL) once it has run that long.
 pub fn run(
     task: Task,
     program: &Program,
     control: Option<Control>,
+    timeout: Option<std::time::Duration>,
 ) -> Result<ExitStatus, TraceError> {
     let programs = filter::build()?;
     // SIGCHLD and the signals to forward are read from a signalfd; they must be blocked in
@@ -196,6 +198,7 @@ pub fn run(
         paused: false,
         frozen: HashSet::new(),
         exec_waiters: HashMap::new(),
+        deadline: timeout.map(|t| std::time::Instant::now() + t),
     };
     tracer.add_guest(root, Arc::new(task), false);
     ptrace::cont(Pid::from_raw(root), None).map_err(TraceError::Ptrace)?;
@@ -312,6 +315,8 @@ struct Tracer {
     frozen: HashSet<i32>,
     /// exec'd processes whose caller waits for their exit, and how to drain their output.
     exec_waiters: HashMap<i32, (std::os::unix::net::UnixStream, Option<Drain>)>,
+    /// When the first process is killed, if it has not exited by then.
+    deadline: Option<std::time::Instant>,
 }
 
 impl Tracer {
@@ -355,6 +360,13 @@ impl Tracer {
                 if self.guests.is_empty() {
                     return Ok(status);
                 }
+            }
+            if self.root_status.is_none()
+                && self.deadline.is_some_and(|d| std::time::Instant::now() > d)
+            {
+                self.deadline = None;
+                // SAFETY: kill(2) on the first process; no memory involved.
+                unsafe { libc::kill(self.root, libc::SIGKILL) };
             }
             let control_ready = {
                 let mut fds = vec![
