@@ -113,10 +113,18 @@ fn features_is_a_truthful_json_document() {
     assert_eq!(features["ociVersionMax"], "1.2.0");
     let hooks = features["hooks"].as_array().unwrap();
     assert!(hooks.iter().any(|hook| hook == "poststop"));
-    assert!(
-        !hooks.iter().any(|hook| hook == "createContainer"),
-        "not run by kbox yet"
-    );
+    for kind in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+    ] {
+        assert!(
+            hooks.iter().any(|hook| hook == kind),
+            "{kind} is run by kbox"
+        );
+    }
     let options = features["mountOptions"].as_array().unwrap();
     assert!(options.iter().any(|option| option == "nosuid"));
     assert!(
