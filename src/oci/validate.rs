@@ -276,10 +276,8 @@ mod tests {
         for quiet in [process(r#", "noNewPrivileges": true"#), process("")] {
             assert_eq!(unenforced_process_settings(&quiet), Vec::<&str>::new());
         }
-        let config = format!(
-            r#"{{"ociVersion": "1.0.0", "process": {{"cwd": "/", "args": ["sh"], "noNewPrivileges": false, "user": {{"uid": 0, "gid": 0}}}}}}"#
-        );
-        assert_eq!(validate_spec(&spec(&config)), Ok(()));
+        let config = r#"{"ociVersion": "1.0.0", "process": {"cwd": "/", "args": ["sh"], "noNewPrivileges": false, "user": {"uid": 0, "gid": 0}}}"#;
+        assert_eq!(validate_spec(&spec(config)), Ok(()));
     }
 
     #[test]
