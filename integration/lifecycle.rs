@@ -1064,3 +1064,349 @@ fn console_socket_rules() {
     .expect_error(&["console socket", "unused.sock"]);
     env.assert_nothing_left();
 }
+
+// exec, ps, pause/resume and kill --all: through the supervisor's control socket.
+
+/// Waits until `path` (a command's output file) satisfies `done`, and returns its text.
+fn wait_for_output(path: &Path, what: &str, done: impl Fn(&str) -> bool) -> String {
+    let started = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if done(&text) {
+            return text;
+        }
+        assert!(
+            started.elapsed() < COMMAND_LIMIT,
+            "{what}: {} holds {text:?}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A first process that runs until signalled (exiting 7 on TERM) and tells its host pid
+/// on its first line once `setup` has run.
+fn long_running_after(setup: &str) -> String {
+    format!("trap 'exit 7' TERM; {setup} echo pid $$; while :; do sleep 1; done")
+}
+
+/// `run --detach` of `script` in a new bundle; returns the bundle and the host pid of the
+/// container's first process (which `long_running_after` scripts print).
+fn run_detached(env: &Env, id: &str, script: &str) -> (PathBuf, i32) {
+    let bundle = env.bundle(id, &["sh", "-c", script], |_| {});
+    let (mut command, out, err) =
+        env.command(&["run", "-d", "--bundle", bundle.to_str().unwrap(), id]);
+    let run = command.spawn().expect("spawning kbox run");
+    let code = wait_bounded(run, "run --detach", COMMAND_LIMIT);
+    assert_eq!(
+        code,
+        0,
+        "run --detach: {}",
+        std::fs::read_to_string(&err).unwrap()
+    );
+    let text = wait_for_output(&out, "the first process's pid", |text| text.contains('\n'));
+    let pid = text
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("pid "))
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {text:?}"));
+    (bundle, pid)
+}
+
+/// Kills the container with SIGKILL, waits for it to stop and deletes it.
+fn kill_and_delete(env: &Env, id: &str) {
+    env.kbox(&["kill", id, "KILL"]).expect_ok("kill");
+    env.wait_stopped(id);
+    env.kbox(&["delete", id]).expect_ok("delete");
+    env.assert_nothing_left();
+}
+
+#[test]
+fn exec_runs_in_the_running_container_with_its_exit_code() {
+    let env = Env::new();
+    run_detached(&env, "e1", &long_running_after("echo first > /tmp/marker;"));
+    let done = env.kbox(&[
+        "exec",
+        "e1",
+        "sh",
+        "-c",
+        "cat /tmp/marker; echo via-exec; exit 4",
+    ]);
+    assert_eq!(done.code, 4, "{done:?}");
+    assert_eq!(done.stdout, "first\nvia-exec\n", "{done:?}");
+    assert_eq!(env.status("e1"), "running", "exec changed the container");
+    kill_and_delete(&env, "e1");
+}
+
+#[test]
+fn exec_applies_env_cwd_and_user() {
+    let env = Env::new();
+    run_detached(&env, "e1", &long_running_after(""));
+    let done = env
+        .kbox(&[
+            "exec",
+            "--env",
+            "VAR=from-flag",
+            "--cwd",
+            "/tmp",
+            "--user",
+            "1000:1000",
+            "e1",
+            "sh",
+            "-c",
+            "id -u; id -g; pwd; echo $VAR",
+        ])
+        .expect_ok("exec");
+    assert_eq!(done.stdout, "1000\n1000\n/tmp\nfrom-flag\n", "{done:?}");
+    kill_and_delete(&env, "e1");
+}
+
+#[test]
+fn exec_runs_a_process_file() {
+    let env = Env::new();
+    run_detached(&env, "e1", &long_running_after(""));
+    let process = env.path("process.json");
+    std::fs::write(
+        &process,
+        serde_json::to_vec(&json!({
+            "args": ["sh", "-c", "echo $X; id -u; pwd; exit 3"],
+            "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "X=from-file"],
+            "cwd": "/etc",
+            "user": {"uid": 1000, "gid": 1000},
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let done = env.kbox(&["exec", "--process", process.to_str().unwrap(), "e1"]);
+    assert_eq!(done.code, 3, "{done:?}");
+    assert_eq!(done.stdout, "from-file\n1000\n/etc\n", "{done:?}");
+    kill_and_delete(&env, "e1");
+}
+
+#[test]
+fn exec_detach_writes_the_pid_file_and_ps_lists_it() {
+    let env = Env::new();
+    let (_, first) = run_detached(&env, "e1", &long_running_after(""));
+    let pid_file = env.path("exec.pid");
+    env.kbox(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        "e1",
+        "sh",
+        "-c",
+        "while :; do sleep 1; done",
+    ])
+    .expect_ok("exec --detach");
+    let exec_pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("the pid file")
+        .trim()
+        .parse()
+        .expect("a pid in the pid file");
+    assert!(process_exists(exec_pid.into()), "{exec_pid} is not running");
+
+    let listed = env.kbox(&["ps", "--format", "json", "e1"]).expect_ok("ps");
+    let pids: Vec<i64> = listed
+        .json()
+        .as_array()
+        .expect("a JSON array")
+        .iter()
+        .map(|pid| pid.as_i64().expect("a pid"))
+        .collect();
+    for pid in [first, exec_pid] {
+        assert!(pids.contains(&pid.into()), "{pid} not in {pids:?}");
+    }
+
+    let table = env.kbox(&["ps", "e1"]).expect_ok("ps").stdout;
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split_whitespace().collect();
+    let pid_column = header.iter().position(|name| *name == "PID").expect("PID");
+    let listed: Vec<i32> = lines
+        .map(|line| {
+            line.split_whitespace()
+                .nth(pid_column)
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    for pid in [first, exec_pid] {
+        assert!(listed.contains(&pid), "{pid} not in {table}");
+    }
+    kill_and_delete(&env, "e1");
+    assert!(
+        !process_exists(exec_pid.into()),
+        "the exec'd process outlived its container"
+    );
+}
+
+#[test]
+fn pause_stops_the_container_and_resume_continues_it() {
+    let env = Env::new();
+    let bundle = env.bundle(
+        "b",
+        &[
+            "sh",
+            "-c",
+            "i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done",
+        ],
+        |_| {},
+    );
+    let (mut command, out, _err) =
+        env.command(&["run", "-d", "--bundle", bundle.to_str().unwrap(), "p1"]);
+    assert_eq!(
+        wait_bounded(command.spawn().unwrap(), "run -d", COMMAND_LIMIT),
+        0
+    );
+    let count = || std::fs::read_to_string(&out).unwrap().lines().count();
+    wait_for_output(&out, "the counter", |text| text.lines().count() >= 3);
+
+    env.kbox(&["pause", "p1"]).expect_ok("pause");
+    assert_state(&env.state("p1"), "p1", "paused", &bundle);
+    // What was written before the pause drains first.
+    std::thread::sleep(Duration::from_millis(300));
+    let paused_at = count();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(count(), paused_at, "the counter advanced while paused");
+
+    env.kbox(&["resume", "p1"]).expect_ok("resume");
+    assert_state(&env.state("p1"), "p1", "running", &bundle);
+    wait_for_output(&out, "the counter after resume", |text| {
+        text.lines().count() > paused_at + 2
+    });
+    kill_and_delete(&env, "p1");
+}
+
+#[test]
+fn kill_all_ends_every_process() {
+    let env = Env::new();
+    let (_, first) = run_detached(&env, "k1", &long_running_after(""));
+    let mut execs = Vec::new();
+    for n in 0..2 {
+        let pid_file = env.path(&format!("exec-{n}.pid"));
+        env.kbox(&[
+            "exec",
+            "-d",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "k1",
+            "sh",
+            "-c",
+            // Ignores TERM, so only KILL ends it.
+            "trap '' TERM; while :; do sleep 1; done",
+        ])
+        .expect_ok("exec --detach");
+        execs.push(
+            std::fs::read_to_string(&pid_file)
+                .unwrap()
+                .trim()
+                .parse::<i32>()
+                .unwrap(),
+        );
+    }
+    env.kbox(&["kill", "--all", "k1", "KILL"])
+        .expect_ok("kill --all");
+    env.wait_stopped("k1");
+    let started = Instant::now();
+    for pid in std::iter::once(first).chain(execs) {
+        while process_exists(pid.into()) {
+            assert!(started.elapsed() < STOP_LIMIT, "{pid} survived kill --all");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    env.kbox(&["delete", "k1"]).expect_ok("delete");
+    env.assert_nothing_left();
+}
+
+#[test]
+fn exec_into_a_stopped_or_unknown_container() {
+    let env = Env::new();
+    let bundle = env.bundle("b", &["true"], |_| {});
+    env.kbox(&["run", "-d", "--bundle", bundle.to_str().unwrap(), "s1"])
+        .expect_ok("run --detach");
+    env.wait_stopped("s1");
+    env.kbox(&["exec", "s1", "echo", "hi"])
+        .expect_error(&["cannot exec in a stopped container"]);
+    env.kbox(&["exec", "nope", "echo", "hi"])
+        .expect_error(&["container \"nope\" does not exist"]);
+    env.kbox(&["delete", "s1"]).expect_ok("delete");
+    env.assert_nothing_left();
+}
+
+#[test]
+fn preserve_fds_is_refused_but_zero_accepted() {
+    let env = Env::new();
+    let bundle = env.bundle("b", LONG_RUNNING, |_| {});
+    let bundle = bundle.to_str().unwrap();
+    for command in ["create", "run"] {
+        env.kbox(&[command, "--preserve-fds", "2", "--bundle", bundle, "c1"])
+            .expect_error(&["--preserve-fds is not supported"]);
+        env.assert_nothing_left();
+    }
+    env.kbox(&["run", "-d", "--preserve-fds", "0", "--bundle", bundle, "c1"])
+        .expect_ok("run --preserve-fds 0");
+    env.kbox(&["exec", "--preserve-fds", "1", "c1", "true"])
+        .expect_error(&["--preserve-fds is not supported"]);
+    env.kbox(&["exec", "--preserve-fds", "0", "c1", "true"])
+        .expect_ok("exec --preserve-fds 0");
+    kill_and_delete(&env, "c1");
+}
+
+#[test]
+fn supervisor_warnings_go_to_the_log_and_never_to_the_container() {
+    let env = Env::new();
+    let bundle = env.bundle("b", &["sh", "-c", "echo out; echo err >&2"], |config| {
+        config["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": "/mnt", "type": "bind", "source": "/tmp", "options": ["rbind"]}),
+        );
+    });
+    let log = env.path("kbox.log");
+    let done = env
+        .kbox(&[
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "run",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "w1",
+        ])
+        .expect_ok("run");
+    assert_eq!(
+        (done.stdout.as_str(), done.stderr.as_str()),
+        ("out\n", "err\n")
+    );
+    let text = std::fs::read_to_string(&log).expect("the log file");
+    let warning = text
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line)
+                .unwrap_or_else(|e| panic!("log line {line:?} is not JSON: {e}"))
+        })
+        .find(|record| {
+            record["msg"]
+                .as_str()
+                .is_some_and(|msg| msg.contains("/mnt"))
+        })
+        .unwrap_or_else(|| panic!("no warning about the bind mount in {text:?}"));
+    assert_eq!(warning["level"], "warning", "{warning}");
+    assert!(
+        warning["msg"].as_str().unwrap().contains("skipped"),
+        "{warning}"
+    );
+    env.assert_nothing_left();
+
+    // Without a log file the warning goes nowhere: the supervisor's stderr is the
+    // container's.
+    let done = env
+        .kbox(&["run", "--bundle", bundle.to_str().unwrap(), "w2"])
+        .expect_ok("run");
+    assert_eq!(
+        (done.stdout.as_str(), done.stderr.as_str()),
+        ("out\n", "err\n")
+    );
+    env.assert_nothing_left();
+}
