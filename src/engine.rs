@@ -448,18 +448,30 @@ pub fn exec(
     options: &ExecOptions<'_>,
 ) -> Result<ExecOutcome, EngineError> {
     log::debug!("exec {:?} in {}", options.process.args(), record.id);
-    if options.process.terminal().unwrap_or(false) || options.console_socket.is_some() {
-        return Err(EngineError::NotImplemented("exec with a terminal"));
+    let terminal = options.process.terminal().unwrap_or(false);
+    if terminal && options.console_socket.is_none() {
+        return Err(EngineError::Supervisor(
+            "exec --tty needs --console-socket".into(),
+        ));
     }
     if !record.process_is_alive() {
         return Err(EngineError::NotRunning);
     }
     let socket = state_dir.join(crate::tracer::control::SOCKET);
+    let console_socket = match options.console_socket {
+        Some(path) if terminal => Some(
+            std::path::absolute(path)
+                .map_err(|e| EngineError::Supervisor(format!("{}: {e}", path.display())))?,
+        ),
+        _ => None,
+    };
     let request = Request::Exec {
         process: options.process.clone(),
         detach: options.detach,
+        console_socket,
     };
-    let stream = crate::tracer::control::send(&socket, &request, &[0, 1, 2]).map_err(|e| {
+    let fds: &[i32] = if terminal { &[] } else { &[0, 1, 2] };
+    let stream = crate::tracer::control::send(&socket, &request, fds).map_err(|e| {
         EngineError::Supervisor(format!("reaching the container's supervisor: {e}"))
     })?;
     let mut replies = std::io::BufReader::new(stream);

@@ -118,7 +118,7 @@ pub fn run(
         }
         let wants_terminal = process.terminal().unwrap_or(false);
         let (stdio, terminal) = match (wants_terminal, console_socket) {
-            (true, Some(socket)) => (None, Some(terminal::Terminal::new(&kernel, &root, socket)?)),
+            (true, Some(socket)) => (None, Some(terminal::Terminal::new(&root, socket)?)),
             (true, None) => {
                 return Err(SupervisorError::Setup {
                     what: "process.terminal is true but no --console-socket was given".into(),
@@ -188,19 +188,46 @@ fn control_socket(
         ))
     })?;
     let root = root.to_owned();
-    let exec: tracer::ExecSetup = Box::new(move |process, fds| {
-        let fds: [std::os::fd::OwnedFd; 3] = fds
-            .try_into()
-            .map_err(|_| "exec needs stdin, stdout and stderr".to_owned())?;
+    let exec: tracer::ExecSetup = Box::new(move |process, fds, console_socket| {
+        // The kernel-side ends are opened in the supervisor's task first, so that the task
+        // forked for the process has them to install.
+        enum Io {
+            Pipes(stdio::Stdio),
+            Terminal(terminal::Terminal),
+        }
         let set_up = || -> Result<(Task, Program, tracer::Drain), SupervisorError> {
-            let stdio = stdio::Stdio::new(fds)?;
+            let io = match (process.terminal().unwrap_or(false), console_socket) {
+                // exec --tty: a pty of its own, its master sent to the caller's socket.
+                (true, Some(socket)) => Io::Terminal(terminal::Terminal::new(&root, socket)?),
+                (true, None) => {
+                    return Err(setup_err("exec --tty needs --console-socket")(
+                        Errno::EINVAL,
+                    ))
+                }
+                (false, _) => {
+                    let fds: [std::os::fd::OwnedFd; 3] = fds.try_into().map_err(|_| {
+                        setup_err("exec needs stdin, stdout and stderr")(Errno::EINVAL)
+                    })?;
+                    Io::Pipes(stdio::Stdio::new(fds)?)
+                }
+            };
             let task =
                 Task::spawn_from_thread(0).map_err(setup_err("creating the process's task"))?;
             rootfs::enter(&task, &root)?;
-            stdio.install(&task)?;
+            let drain: tracer::Drain = match io {
+                Io::Pipes(stdio) => {
+                    stdio.install(&task)?;
+                    Box::new(move || stdio.finish())
+                }
+                Io::Terminal(terminal) => {
+                    terminal.install(&task)?;
+                    terminal.sync_window_size();
+                    Box::new(|| {})
+                }
+            };
             prepare_process(&task, process)?;
             let program = resolve_program(&task, process)?;
-            Ok((task, program, Box::new(move || stdio.finish())))
+            Ok((task, program, drain))
         };
         set_up().map_err(|e| e.to_string())
     });

@@ -16,7 +16,7 @@ use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use nix::sys::termios;
 
 use super::{setup_err, task_call, SupervisorError};
-use crate::lkl::{sysnr as k, thread_syscall, Kernel, Task, AT_FDCWD};
+use crate::lkl::{sysnr as k, thread_syscall, Task, AT_FDCWD};
 
 /// How often the host terminal's size is copied to the container's.
 const WINSIZE_POLL: Duration = Duration::from_millis(200);
@@ -29,6 +29,26 @@ pub struct Terminal {
     host: OwnedFd,
 }
 
+/// Opens a pty device in the calling thread's task (the supervisor's, in the kernel's root).
+fn kernel_open(path: &CString) -> Result<i32, Errno> {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: path is a live NUL-terminated string.
+    unsafe {
+        thread_syscall(
+            k::OPENAT,
+            [
+                AT_FDCWD as i64,
+                path.as_ptr() as i64,
+                i64::from(flags),
+                0,
+                0,
+                0,
+            ],
+        )
+    }
+    .map(|fd| fd as i32)
+}
+
 fn kernel_ioctl(fd: i32, request: u64, arg: i64) -> Result<i64, Errno> {
     // SAFETY: callers pass a plain integer or a pointer to a live buffer of the size the
     // request uses.
@@ -38,15 +58,10 @@ fn kernel_ioctl(fd: i32, request: u64, arg: i64) -> Result<i64, Errno> {
 impl Terminal {
     /// Opens a pty in the container's kernel (under `root`, the image's mount point) and a
     /// host pty, sends the host master to `console_socket`, and starts the pumps.
-    pub fn new(
-        kernel: &Kernel,
-        root: &str,
-        console_socket: &Path,
-    ) -> Result<Self, SupervisorError> {
+    pub fn new(root: &str, console_socket: &Path) -> Result<Self, SupervisorError> {
         let ptmx = CString::new(format!("{root}/dev/pts/ptmx"))
             .map_err(|_| setup_err("pty path")(Errno::EINVAL))?;
-        let master = kernel
-            .openat(AT_FDCWD, &ptmx, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC, 0)
+        let master = kernel_open(&ptmx)
             .map_err(setup_err("opening the container's /dev/pts/ptmx (process.terminal needs a devpts mount on /dev/pts)"))?;
         let unlock: i32 = 0;
         kernel_ioctl(
@@ -64,14 +79,7 @@ impl Terminal {
         .map_err(setup_err("naming the container's pty"))?;
         let slave_path = CString::new(format!("{root}/dev/pts/{number}"))
             .map_err(|_| setup_err("pty path")(Errno::EINVAL))?;
-        let slave = kernel
-            .openat(
-                AT_FDCWD,
-                &slave_path,
-                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-                0,
-            )
-            .map_err(setup_err("opening the container's pty"))?;
+        let slave = kernel_open(&slave_path).map_err(setup_err("opening the container's pty"))?;
 
         let host_master = posix_openpt(nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY)
             .map_err(setup_err("opening a host pty"))?;

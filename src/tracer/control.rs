@@ -31,6 +31,9 @@ pub enum Request {
     Exec {
         process: oci_spec::runtime::Process,
         detach: bool,
+        /// With `process.terminal`: where to send the pty master (exec --tty).
+        #[serde(default)]
+        console_socket: Option<std::path::PathBuf>,
     },
 }
 

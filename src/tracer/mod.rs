@@ -75,6 +75,7 @@ pub type ExecSetup = Box<
     dyn Fn(
         &oci_spec::runtime::Process,
         Vec<std::os::fd::OwnedFd>,
+        Option<&std::path::Path>,
     ) -> Result<(Task, Program, Drain), String>,
 >;
 pub type Drain = Box<dyn FnOnce() + Send>;
@@ -501,16 +502,27 @@ impl Tracer {
                 }
                 control::reply(&stream, &Reply::Done);
             }
-            Request::Exec { process, detach } => {
+            Request::Exec {
+                process,
+                detach,
+                console_socket,
+            } => {
                 let Some(control) = &self.control else { return };
-                let (task, program, drain) = match (control.exec)(&process, fds) {
-                    Ok(set_up) => set_up,
-                    Err(e) => return control::reply(&stream, &Reply::Error(e)),
-                };
+                let (task, program, drain) =
+                    match (control.exec)(&process, fds, console_socket.as_deref()) {
+                        Ok(set_up) => set_up,
+                        Err(e) => return control::reply(&stream, &Reply::Error(e)),
+                    };
                 let pid = match spawn_traced(&program, &self.programs) {
                     Ok(pid) => pid,
                     Err(e) => return control::reply(&stream, &Reply::Error(e.to_string())),
                 };
+                if process.terminal().unwrap_or(false) {
+                    // Its own terminal, of which it is the foreground group.
+                    self.shared
+                        .foreground
+                        .store(pid, std::sync::atomic::Ordering::SeqCst);
+                }
                 self.add_guest(pid, Arc::new(task), false);
                 self.resume(pid, None);
                 control::reply(&stream, &Reply::Started { pid });
