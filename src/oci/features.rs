@@ -11,14 +11,7 @@ use super::{mount_options, validate};
 /// start) and `poststop` (at delete) run on the host; `createContainer` (during create) and
 /// `startContainer` (during start) run as processes of the container, on its kernel (see
 /// src/supervisor/hooks.rs).
-pub const SUPPORTED_HOOKS: &[HookKind] = &[
-    HookKind::Prestart,
-    HookKind::CreateRuntime,
-    HookKind::CreateContainer,
-    HookKind::StartContainer,
-    HookKind::Poststart,
-    HookKind::Poststop,
-];
+pub const SUPPORTED_HOOKS: &[HookKind] = &HookKind::ALL;
 
 /// Subset of the runtime-spec `features.md` document that kbox fills in; absent fields
 /// mean "unknown" to the reader, so nothing is emitted that kbox cannot back.

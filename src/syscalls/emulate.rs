@@ -68,11 +68,7 @@ pub fn serve(ctx: &Context<'_>, emulation: Emulation, c: &Call) -> Served {
         Emulation::Ioctl => ioctl(ctx, a),
         Emulation::Poll => poll(ctx, a),
         Emulation::Ppoll => {
-            let fds = InOut {
-                ptr: 0,
-                size: pollfd_size(a[1]),
-                opt: false,
-            };
+            let fds = pollfds(a);
             kernel(
                 ctx,
                 k::PPOLL,
@@ -99,8 +95,13 @@ pub fn serve(ctx: &Context<'_>, emulation: Emulation, c: &Call) -> Served {
     }
 }
 
-fn pollfd_size(nfds: u64) -> usize {
-    (nfds as usize).saturating_mul(8).min(MAX_BUFFER)
+/// poll's array of `struct pollfd` (8 bytes each), read and written back.
+fn pollfds(a: &[u64; 6]) -> Arg {
+    InOut {
+        ptr: 0,
+        size: (a[1] as usize).saturating_mul(8).min(MAX_BUFFER),
+        opt: false,
+    }
 }
 
 fn vectored(ctx: &Context<'_>, c: &Call, write: bool) -> Served {
@@ -323,11 +324,7 @@ fn poll(ctx: &Context<'_>, a: &[u64; 6]) -> Served {
         ts.as_ptr() as u64
     };
     let args = [a[0], a[1], ts_ptr, 0, 8, 0];
-    let fds = InOut {
-        ptr: 0,
-        size: pollfd_size(a[1]),
-        opt: false,
-    };
+    let fds = pollfds(a);
     // ts lives on this frame: pass it as a value (a supervisor pointer), not staged.
     kernel(
         ctx,
