@@ -466,7 +466,7 @@ pub fn exec(
         _ => None,
     };
     let request = Request::Exec {
-        process: options.process.clone(),
+        process: Box::new(options.process.clone()),
         detach: options.detach,
         console_socket,
     };

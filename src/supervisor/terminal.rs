@@ -64,19 +64,11 @@ impl Terminal {
         let master = kernel_open(&ptmx)
             .map_err(setup_err("opening the container's /dev/pts/ptmx (process.terminal needs a devpts mount on /dev/pts)"))?;
         let unlock: i32 = 0;
-        kernel_ioctl(
-            master,
-            libc::TIOCSPTLCK as u64,
-            &unlock as *const i32 as i64,
-        )
-        .map_err(setup_err("unlocking the container's pty"))?;
+        kernel_ioctl(master, libc::TIOCSPTLCK, &unlock as *const i32 as i64)
+            .map_err(setup_err("unlocking the container's pty"))?;
         let mut number: u32 = 0;
-        kernel_ioctl(
-            master,
-            libc::TIOCGPTN as u64,
-            &mut number as *mut u32 as i64,
-        )
-        .map_err(setup_err("naming the container's pty"))?;
+        kernel_ioctl(master, libc::TIOCGPTN, &mut number as *mut u32 as i64)
+            .map_err(setup_err("naming the container's pty"))?;
         let slave_path = CString::new(format!("{root}/dev/pts/{number}"))
             .map_err(|_| setup_err("pty path")(Errno::EINVAL))?;
         let slave = kernel_open(&slave_path).map_err(setup_err("opening the container's pty"))?;
@@ -144,7 +136,7 @@ impl Terminal {
         if unsafe { libc::ioctl(self.host.as_raw_fd(), libc::TIOCGWINSZ, &mut size) } == 0 {
             let _ = kernel_ioctl(
                 self.master,
-                libc::TIOCSWINSZ as u64,
+                libc::TIOCSWINSZ,
                 &size as *const libc::winsize as i64,
             );
         }
@@ -272,7 +264,7 @@ fn copy_window_size(host_slave: OwnedFd, kernel_master: i32) {
             // The container's tty sends SIGWINCH to its foreground group.
             if kernel_ioctl(
                 kernel_master,
-                libc::TIOCSWINSZ as u64,
+                libc::TIOCSWINSZ,
                 &size as *const libc::winsize as i64,
             )
             .is_err()

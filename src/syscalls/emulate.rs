@@ -532,9 +532,12 @@ pub struct Prepared {
 
 /// Loads programs from the container's filesystem into memfds the host kernel can exec.
 /// Images are cached by inode and modification time: a shell runs the same busybox often.
+/// A cached image's identity: device, inode, mtime (s, ns) and size.
+type ImageKey = (u64, u64, i64, i64, i64);
+
 pub struct ExecLoader {
     supervisor_pid: u32,
-    cache: Mutex<HashMap<(u64, u64, i64, i64, i64), Arc<File>>>,
+    cache: Mutex<HashMap<ImageKey, Arc<File>>>,
 }
 
 const MAX_IMAGE: i64 = 512 << 20;
@@ -580,7 +583,7 @@ impl ExecLoader {
                 {
                     words_prefix.push(arg.to_vec());
                 }
-                words_prefix.extend(prefix.drain(..));
+                words_prefix.append(&mut prefix);
                 prefix = words_prefix;
                 target = (libc::AT_FDCWD as i64, interp, 0);
                 continue;
@@ -778,7 +781,7 @@ impl Default for ExecLoader {
 struct StatKey(u64, u64, i64, i64, i64);
 
 impl StatKey {
-    fn tuple(&self) -> (u64, u64, i64, i64, i64) {
+    fn tuple(&self) -> ImageKey {
         (self.0, self.1, self.2, self.3, self.4)
     }
 }

@@ -29,7 +29,8 @@ pub enum Request {
     /// Runs another process in the container, with the fds that come with the request as
     /// its stdin, stdout and stderr.
     Exec {
-        process: oci_spec::runtime::Process,
+        /// Boxed: a process spec is large next to the other requests.
+        process: Box<oci_spec::runtime::Process>,
         detach: bool,
         /// With `process.terminal`: where to send the pty master (exec --tty).
         #[serde(default)]
