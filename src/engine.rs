@@ -235,6 +235,12 @@ pub fn wait(record: &ContainerRecord, state_dir: &Path) -> Result<i32, EngineErr
         ))
 }
 
+/// Blocks the signals `run` forwards, from its start: one arriving between `start` and
+/// `wait` must be forwarded too, not kill `run` with its default action.
+pub fn block_forwarded_signals() {
+    let _ = forwarded_signals().thread_block();
+}
+
 /// The signals `run` passes on to its container: every catchable asynchronous one.
 fn forwarded_signals() -> nix::sys::signal::SigSet {
     use nix::sys::signal::Signal as S;

@@ -23,6 +23,9 @@ pub struct RunArgs {
 
 /// Returns the container's exit code, or 0 when detached.
 pub fn run(global: &GlobalOptions, args: &RunArgs) -> anyhow::Result<i32> {
+    if !args.detach {
+        engine::block_forwarded_signals();
+    }
     let mut container = create_container(global, &args.id, &args.options)?;
     if let Err(err) = start_container(&mut container) {
         // Do not leave a created container behind a failed run.
