@@ -396,6 +396,9 @@ fn background_jobs_and_wait() {
 
 #[test]
 fn trap_and_kill_between_processes() {
+    // ash reports "Killed" / "Terminated" only when `wait` itself reaps the job, which is a
+    // race with the child's death (runc, too, misses it now and then): those reports go to
+    // /dev/null, the statuses are what is compared.
     let run = same_as_runc(
         "cd /tmp
          trap 'echo parent got USR1' USR1
@@ -408,8 +411,8 @@ fn trap_and_kill_between_processes() {
          p=$!
          while [ ! -e ready ]; do sleep 0.05; done
          kill -TERM $p; wait $p; echo child status $?
-         sleep 30 & p=$!; kill -9 $p; wait $p; echo killed status $?
-         sleep 30 & p=$!; kill $p; wait $p; echo terminated status $?
+         { sleep 30 & p=$!; kill -9 $p; wait $p; echo killed status $?; } 2>/dev/null
+         { sleep 30 & p=$!; kill $p; wait $p; echo terminated status $?; } 2>/dev/null
          trap - USR1; trap '' HUP; kill -HUP $$; echo ignored HUP",
     );
     assert_output(

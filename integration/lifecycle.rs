@@ -633,27 +633,84 @@ fn window_size_set_before_start_is_seen_at_once() {
     assert!(output.contains("24 80"), "{output:?}");
 }
 
-#[test]
-fn terminal_through_console_socket_with_run_returns_the_exit_code() {
-    let env = Env::new();
-    let bundle = terminal_bundle(&env, "b");
-    let (run, master) = spawn_with_console(
-        &env,
+/// `kbox run --console-socket` of a shell in a new bundle; returns the command and the master.
+fn run_with_terminal(env: &Env, id: &str) -> (Child, OwnedFd) {
+    let bundle = terminal_bundle(env, "b");
+    spawn_with_console(
+        env,
         &[
             "run",
             "--bundle",
             bundle.to_str().unwrap(),
             "--console-socket",
             "{socket}",
-            "t1",
+            id,
         ],
-    );
+    )
+}
+
+#[test]
+fn terminal_through_console_socket_with_run_returns_the_exit_code() {
+    let env = Env::new();
+    let (run, master) = run_with_terminal(&env, "t1");
     set_window_size(&master, 24, 80);
     // The supervisor copies the host pty's size to the container's every 200 ms.
     std::thread::sleep(Duration::from_millis(600));
     let output = talk(master, TERMINAL_INPUT);
     assert_terminal_output(&output);
     assert_eq!(wait_bounded(run, "run", COMMAND_LIMIT), 5, "{output:?}");
+    env.assert_nothing_left();
+}
+
+/// Writes `input` to the terminal and collects what it prints for `wait`.
+fn type_and_read(master: &mut std::fs::File, input: &[u8], wait: Duration) -> String {
+    std::io::Write::write_all(master, input).expect("writing to the pty master");
+    let started = Instant::now();
+    let mut output = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while started.elapsed() < wait {
+        let mut poll = libc::pollfd {
+            fd: master.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one live pollfd.
+        if unsafe { libc::poll(&mut poll, 1, 50) } > 0 {
+            match master.read(&mut buffer) {
+                Ok(n) if n > 0 => output.extend_from_slice(&buffer[..n]),
+                _ => break,
+            }
+        }
+    }
+    String::from_utf8_lossy(&output).into_owned()
+}
+
+#[test]
+fn job_control_on_the_terminal_stops_and_continues_a_job() {
+    let env = Env::new();
+    let (run, master) = run_with_terminal(&env, "j1");
+    let mut master = std::fs::File::from(master);
+    let mut seen = type_and_read(
+        &mut master,
+        b"sleep 3; echo slept $?\n",
+        Duration::from_secs(1),
+    );
+    // ^Z: the container's line discipline sends SIGTSTP to the foreground job, which must
+    // stop (not spin, not die) and be reported to the shell as stopped.
+    seen += &type_and_read(&mut master, b"\x1a", Duration::from_millis(800));
+    assert!(
+        seen.contains("Stopped"),
+        "the job was not reported stopped: {seen:?}"
+    );
+    seen += &type_and_read(&mut master, b"echo at-prompt\n", Duration::from_millis(800));
+    assert!(
+        seen.contains("at-prompt"),
+        "the shell did not get the terminal back: {seen:?}"
+    );
+    // fg: SIGCONT, and the job finishes in the foreground.
+    let rest = talk(master.into(), b"fg; echo fg-status $?; exit 3\n");
+    assert!(rest.contains("fg-status 0"), "{seen:?} then {rest:?}");
+    assert_eq!(wait_bounded(run, "run", COMMAND_LIMIT), 3, "{rest:?}");
     env.assert_nothing_left();
 }
 
@@ -1185,6 +1242,35 @@ fn exec_runs_a_process_file() {
 }
 
 #[test]
+fn exec_tty_gets_a_terminal_of_its_own_through_the_console_socket() {
+    let env = Env::new();
+    run_detached(&env, "e1", &long_running_after(""));
+    let (exec, master) = spawn_with_console(
+        &env,
+        &["exec", "--tty", "--console-socket", "{socket}", "e1", "sh"],
+    );
+    set_window_size(&master, 24, 80);
+    // The supervisor copies the host pty's size to the container's every 200 ms.
+    std::thread::sleep(Duration::from_millis(600));
+    // `talk` reads until the terminal closes: the exec'd shell's exit must close it.
+    let output = talk(master, b"echo $((6*7)); tty; stty size; exit 6\n");
+    for expected in ["42", "/dev/pts/", "24 80"] {
+        assert!(output.contains(expected), "no {expected:?} in {output:?}");
+    }
+    assert_eq!(
+        wait_bounded(exec, "exec --tty", COMMAND_LIMIT),
+        6,
+        "{output:?}"
+    );
+    assert_eq!(
+        env.status("e1"),
+        "running",
+        "exec --tty changed the container"
+    );
+    kill_and_delete(&env, "e1");
+}
+
+#[test]
 fn exec_detach_writes_the_pid_file_and_ps_lists_it() {
     let env = Env::new();
     let (_, first) = run_detached(&env, "e1", &long_running_after(""));
@@ -1336,19 +1422,19 @@ fn exec_into_a_stopped_or_unknown_container() {
 }
 
 #[test]
-fn preserve_fds_is_refused_but_zero_accepted() {
+fn preserve_fds_of_closed_fds_are_refused_and_zero_is_accepted() {
     let env = Env::new();
     let bundle = env.bundle("b", LONG_RUNNING, |_| {});
     let bundle = bundle.to_str().unwrap();
     for command in ["create", "run"] {
         env.kbox(&[command, "--preserve-fds", "2", "--bundle", bundle, "c1"])
-            .expect_error(&["--preserve-fds is not supported"]);
+            .expect_error(&["--preserve-fds 2", "fd 3 is not open"]);
         env.assert_nothing_left();
     }
     env.kbox(&["run", "-d", "--preserve-fds", "0", "--bundle", bundle, "c1"])
         .expect_ok("run --preserve-fds 0");
     env.kbox(&["exec", "--preserve-fds", "1", "c1", "true"])
-        .expect_error(&["--preserve-fds is not supported"]);
+        .expect_error(&["--preserve-fds 1", "fd 3 is not open"]);
     env.kbox(&["exec", "--preserve-fds", "0", "c1", "true"])
         .expect_ok("exec --preserve-fds 0");
     kill_and_delete(&env, "c1");
@@ -1408,5 +1494,148 @@ fn supervisor_warnings_go_to_the_log_and_never_to_the_container() {
         (done.stdout.as_str(), done.stderr.as_str()),
         ("out\n", "err\n")
     );
+    env.assert_nothing_left();
+}
+
+/// Gives the command `fds` as its fds 3, 4, ... (dup2 in the child before exec).
+fn with_fds(command: &mut Command, fds: Vec<RawFd>) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure only calls dup2, which is async-signal-safe, on fds that stay
+    // open in the parent until the child has started.
+    unsafe {
+        command.pre_exec(move || {
+            for (index, fd) in fds.iter().enumerate() {
+                if libc::dup2(*fd, 3 + index as i32) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn preserve_fds_pass_host_fds_on_to_the_container() {
+    use std::io::{BufRead, Write};
+    let env = Env::new();
+    let input = env.path("input");
+    std::fs::write(&input, "hello\n").unwrap();
+    let input = std::fs::File::open(&input).unwrap();
+    let (output_read, output_write) = nix::unistd::pipe().unwrap();
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    // fd 3: a read-only file, fd 4: the write end of a pipe, fd 5: a read-write socket.
+    let bundle = env.bundle(
+        "b",
+        &[
+            "sh",
+            "-c",
+            "read line <&3; echo \"got $line\" >&4; echo ask >&5; read answer <&5; \
+             echo \"answer $answer\" >&4; ls /proc/self/fd | sort -n | tr '\\n' ' ' >&4",
+        ],
+        |_| {},
+    );
+    let (mut command, _out, err) = env.command(&[
+        "run",
+        "--preserve-fds",
+        "3",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "p1",
+    ]);
+    with_fds(
+        &mut command,
+        vec![
+            input.as_raw_fd(),
+            output_write.as_raw_fd(),
+            theirs.as_raw_fd(),
+        ],
+    );
+    let run = command.spawn().expect("spawning kbox run");
+    drop((output_write, theirs, input));
+    ours.set_read_timeout(Some(COMMAND_LIMIT)).unwrap();
+    let mut asked = String::new();
+    std::io::BufReader::new(&ours)
+        .read_line(&mut asked)
+        .expect("reading the container's question from fd 5");
+    assert_eq!(asked, "ask\n");
+    (&ours).write_all(b"yes\n").unwrap();
+    let code = wait_bounded(run, "run --preserve-fds", COMMAND_LIMIT);
+    assert_eq!(code, 0, "{}", std::fs::read_to_string(&err).unwrap());
+    let mut written = String::new();
+    std::fs::File::from(output_read)
+        .read_to_string(&mut written)
+        .unwrap();
+    // 0-5, and 6: the directory `ls` reads.
+    assert_eq!(
+        written, "got hello\nanswer yes\n0 1 2 3 4 5 6 ",
+        "{written:?}"
+    );
+    env.assert_nothing_left();
+}
+
+#[test]
+fn exec_preserve_fds_passes_host_fds_on() {
+    let env = Env::new();
+    run_detached(&env, "e1", &long_running_after(""));
+    let (output_read, output_write) = nix::unistd::pipe().unwrap();
+    let (mut command, _out, err) = env.command(&[
+        "exec",
+        "--preserve-fds",
+        "1",
+        "e1",
+        "sh",
+        "-c",
+        "echo via-exec >&3",
+    ]);
+    with_fds(&mut command, vec![output_write.as_raw_fd()]);
+    let exec = command.spawn().expect("spawning kbox exec");
+    drop(output_write);
+    let code = wait_bounded(exec, "exec --preserve-fds", COMMAND_LIMIT);
+    assert_eq!(code, 0, "{}", std::fs::read_to_string(&err).unwrap());
+    let mut written = String::new();
+    std::fs::File::from(output_read)
+        .read_to_string(&mut written)
+        .unwrap();
+    assert_eq!(written, "via-exec\n");
+    kill_and_delete(&env, "e1");
+}
+
+#[test]
+fn preserve_fds_refuses_closed_fds_and_listening_sockets() {
+    let env = Env::new();
+    let bundle = env.bundle("b", &["true"], |_| {});
+    let (mut command, _out, err) = env.command(&[
+        "run",
+        "--preserve-fds",
+        "5",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "p1",
+    ]);
+    let code = wait_bounded(command.spawn().unwrap(), "run", COMMAND_LIMIT);
+    let stderr = std::fs::read_to_string(&err).unwrap();
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("--preserve-fds 5: fd 3 is not open"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    env.assert_nothing_left();
+
+    let listener = UnixListener::bind(env.path("listening.sock")).unwrap();
+    let (mut command, _out, err) = env.command(&[
+        "run",
+        "--preserve-fds",
+        "1",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "p2",
+    ]);
+    with_fds(&mut command, vec![listener.as_raw_fd()]);
+    let code = wait_bounded(command.spawn().unwrap(), "run", COMMAND_LIMIT);
+    let stderr = std::fs::read_to_string(&err).unwrap();
+    assert_ne!(code, 0);
+    assert!(stderr.contains("fd 3 is a listening socket"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
     env.assert_nothing_left();
 }

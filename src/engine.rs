@@ -108,12 +108,21 @@ pub fn create(options: &CreateOptions<'_>) -> Result<CreatedContainer, EngineErr
     if let Some(socket) = options.console_socket {
         command.arg("--console-socket").arg(socket);
     }
-    // SAFETY: the closure only makes an fcntl syscall on an fd it owns, which is
+    let preserved = 3..3 + options.preserve_fds as i32;
+    if !preserved.is_empty() {
+        command
+            .arg("--preserve-fds")
+            .arg(options.preserve_fds.to_string());
+    }
+    // SAFETY: the closure only makes fcntl syscalls on fds it was given, which is
     // async-signal-safe, as pre_exec requires.
     unsafe {
         command.pre_exec(move || {
-            if libc::fcntl(ready_fd, libc::F_SETFD, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
+            // The ready pipe and the preserved fds (as runc does) survive the exec.
+            for fd in preserved.clone().chain([ready_fd]) {
+                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
             Ok(())
         });
@@ -269,9 +278,22 @@ pub fn supervise(
     state_dir: &Path,
     console_socket: Option<&Path>,
     ready_fd: i32,
+    preserve_fds: u32,
 ) -> i32 {
     // SAFETY: the fd was handed to us by `create` for exactly this use; we own it now.
     let mut ready = unsafe { std::fs::File::from_raw_fd(ready_fd) };
+    // Fds 3..3+N came from `create`'s caller for the container; the supervisor owns them
+    // and keeps them from the container's host processes.
+    let preserved: Vec<std::os::fd::OwnedFd> = (3..3 + preserve_fds as i32)
+        // SAFETY: `create` checked these fds are open and passed them for this use only.
+        .map(|fd| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+        .inspect(|fd| {
+            let _ = nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            );
+        })
+        .collect();
     let bundle = match Bundle::load(bundle_dir) {
         Ok(bundle) => bundle,
         Err(e) => {
@@ -304,7 +326,14 @@ pub fn supervise(
             let _ = file.write_all(message.as_bytes());
         }
     };
-    let code = match crate::supervisor::run(&bundle, state_dir, console_socket, gate, started) {
+    let code = match crate::supervisor::run(
+        &bundle,
+        state_dir,
+        console_socket,
+        preserved,
+        gate,
+        started,
+    ) {
         Ok(code) => code,
         Err(e) => {
             match ready.borrow_mut().take() {
@@ -476,8 +505,14 @@ pub fn exec(
         detach: options.detach,
         console_socket,
     };
-    let fds: &[i32] = if terminal { &[] } else { &[0, 1, 2] };
-    let stream = crate::tracer::control::send(&socket, &request, fds).map_err(|e| {
+    // The caller's stdio (unless the process has a terminal), then its preserved fds.
+    let stdio: &[i32] = if terminal { &[] } else { &[0, 1, 2] };
+    let fds: Vec<i32> = stdio
+        .iter()
+        .copied()
+        .chain(3..3 + options.preserve_fds as i32)
+        .collect();
+    let stream = crate::tracer::control::send(&socket, &request, &fds).map_err(|e| {
         EngineError::Supervisor(format!("reaching the container's supervisor: {e}"))
     })?;
     let mut replies = std::io::BufReader::new(stream);

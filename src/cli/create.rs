@@ -42,7 +42,8 @@ pub struct CreateOptionsArgs {
     /// Accepted for runc compatibility (the container's kernel has its own keyrings)
     #[arg(long)]
     pub no_new_keyring: bool,
-    /// Not supported (kbox cannot pass host fds into a container); only 0 is accepted
+    /// Pass fds 3..3+N of this command on to the container process, as its fds 3..3+N (each
+    /// becomes a pipe or Unix socket of the container's kernel, fed from the host fd)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,
 }
@@ -143,14 +144,18 @@ pub fn check_console_socket(terminal: bool, has_console_socket: bool) -> anyhow:
     }
 }
 
-/// `--preserve-fds N` asks to pass host fds 3..3+N on, which kbox cannot do: every fd a
-/// container's process holds is one of the container kernel's.
+/// `--preserve-fds N`: fds 3..3+N of this command must be open, and there can be at most
+/// as many as kbox passes on.
 pub fn check_preserve_fds(count: u32) -> anyhow::Result<()> {
-    if count > 0 {
-        bail!(
-            "--preserve-fds is not supported: the fds of a kbox container's processes are its \
-             own kernel's, so host fds cannot be passed in"
-        );
+    let max = kbox::supervisor::MAX_PRESERVED_FDS;
+    if count as usize > max {
+        bail!("--preserve-fds {count}: at most {max} fds can be passed to a container");
+    }
+    for fd in 3..3 + count as i32 {
+        // SAFETY: F_GETFD only reads the fd's flags.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            bail!("--preserve-fds {count}: fd {fd} is not open");
+        }
     }
     Ok(())
 }

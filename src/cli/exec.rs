@@ -44,7 +44,8 @@ pub struct ExecArgs {
     /// User to run as: uid[:gid]
     #[arg(long, short = 'u', value_name = "UID[:GID]")]
     pub user: Option<String>,
-    /// Not supported (kbox cannot pass host fds into a container); only 0 is accepted
+    /// Pass fds 3..3+N of this command on to the container process, as its fds 3..3+N (each
+    /// becomes a pipe or Unix socket of the container's kernel, fed from the host fd)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,
 }

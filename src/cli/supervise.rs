@@ -18,6 +18,9 @@ pub struct SuperviseArgs {
     /// Inherited pipe to report readiness (or the setup error) on
     #[arg(long)]
     pub ready_fd: i32,
+    /// Inherited fds 3..3+N to pass on to the container
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: u32,
 }
 
 pub fn run(args: &SuperviseArgs) -> anyhow::Result<i32> {
@@ -26,5 +29,6 @@ pub fn run(args: &SuperviseArgs) -> anyhow::Result<i32> {
         &args.state_dir,
         args.console_socket.as_deref(),
         args.ready_fd,
+        args.preserve_fds,
     ))
 }

@@ -66,10 +66,10 @@ pub fn run(kind: &str, hooks: &[Hook], state: &[u8], root: &str) -> Result<(), S
         let own = stdio::Stdio::own_fds()?;
         let [_, _, err] = own;
         let err2 = err.try_clone().map_err(host_err("duplicating stderr"))?;
-        let io = stdio::Stdio::new([read_end, err, err2])?;
+        let mut io = stdio::Stdio::new([read_end, err, err2])?;
         let task = Task::spawn_from_thread(0).map_err(setup_err("creating a hook's task"))?;
         rootfs::enter(&task, root)?;
-        io.install(&task)?;
+        io.install(&task, &mut stdio::Preserved::default())?;
         let timeout = hook
             .timeout()
             .filter(|&t| t > 0)

@@ -8,9 +8,12 @@
 mod caps;
 mod hooks;
 mod image;
+mod pump;
 mod rootfs;
 mod stdio;
 mod terminal;
+
+pub use stdio::MAX_PRESERVED_FDS;
 
 use std::ffi::CString;
 use std::fs::OpenOptions;
@@ -59,13 +62,15 @@ pub(crate) fn setup_err(what: impl Into<String>) -> impl FnOnce(Errno) -> Superv
 }
 
 /// Runs the container described by `bundle` to completion in this process, with this
-/// process's stdin, stdout and stderr as the container's. `gate` runs once everything is
+/// process's stdin, stdout and stderr as the container's (and `preserved_fds` as its fds 3,
+/// 4, ...). `gate` runs once everything is
 /// ready, just before the first process starts (`create` returns there; `start` opens the
 /// gate). Returns the exit code of the container's first process (128 + n for signal n).
 pub fn run(
     bundle: &Bundle,
     work_dir: &std::path::Path,
     console_socket: Option<&std::path::Path>,
+    preserved_fds: Vec<std::os::fd::OwnedFd>,
     gate: impl FnOnce() -> Result<(), String>,
     started: impl FnOnce(Result<(), String>),
 ) -> Result<i32, SupervisorError> {
@@ -117,7 +122,7 @@ pub fn run(
                 .map_err(setup_err("setting the hostname"))?;
         }
         let wants_terminal = process.terminal().unwrap_or(false);
-        let (stdio, terminal) = match (wants_terminal, console_socket) {
+        let (mut stdio, mut terminal) = match (wants_terminal, console_socket) {
             (true, Some(socket)) => (None, Some(terminal::Terminal::new(&root, socket)?)),
             (true, None) => {
                 return Err(SupervisorError::Setup {
@@ -127,15 +132,16 @@ pub fn run(
             }
             (false, _) => (Some(stdio::Stdio::new(stdio::Stdio::own_fds()?)?), None),
         };
+        let mut preserved = stdio::Preserved::new(preserved_fds)?;
         let task = kernel
             .spawn_task(0)
             .map_err(setup_err("creating the first process's task"))?;
         rootfs::enter(&task, &root)?;
-        if let Some(stdio) = &stdio {
-            stdio.install(&task)?;
+        if let Some(stdio) = &mut stdio {
+            stdio.install(&task, &mut preserved)?;
         }
-        if let Some(terminal) = &terminal {
-            terminal.install(&task)?;
+        if let Some(terminal) = &mut terminal {
+            terminal.install(&task, &mut preserved)?;
         }
         prepare_process(&task, process)?;
         let program = resolve_program(&task, process)?;
@@ -164,6 +170,7 @@ pub fn run(
         if let Some(stdio) = stdio {
             stdio.finish();
         }
+        preserved.finish();
         Ok(status)
     })();
 
@@ -196,7 +203,20 @@ fn control_socket(
             Terminal(terminal::Terminal),
         }
         let set_up = || -> Result<(Task, Program, tracer::Drain), SupervisorError> {
-            let io = match (process.terminal().unwrap_or(false), console_socket) {
+            let terminal = process.terminal().unwrap_or(false);
+            // The caller's stdin, stdout and stderr come first, unless the process has a
+            // terminal; its preserved fds follow.
+            let mut fds = fds;
+            let stdio_fds = if terminal {
+                Vec::new()
+            } else if fds.len() >= 3 {
+                fds.drain(..3).collect()
+            } else {
+                return Err(setup_err("exec needs stdin, stdout and stderr")(
+                    Errno::EINVAL,
+                ));
+            };
+            let io = match (terminal, console_socket) {
                 // exec --tty: a pty of its own, its master sent to the caller's socket.
                 (true, Some(socket)) => Io::Terminal(terminal::Terminal::new(&root, socket)?),
                 (true, None) => {
@@ -205,24 +225,32 @@ fn control_socket(
                     ))
                 }
                 (false, _) => {
-                    let fds: [std::os::fd::OwnedFd; 3] = fds.try_into().map_err(|_| {
-                        setup_err("exec needs stdin, stdout and stderr")(Errno::EINVAL)
-                    })?;
-                    Io::Pipes(stdio::Stdio::new(fds)?)
+                    let stdio_fds: [std::os::fd::OwnedFd; 3] =
+                        stdio_fds.try_into().map_err(|_| {
+                            setup_err("exec needs stdin, stdout and stderr")(Errno::EINVAL)
+                        })?;
+                    Io::Pipes(stdio::Stdio::new(stdio_fds)?)
                 }
             };
+            let mut preserved = stdio::Preserved::new(fds)?;
             let task =
                 Task::spawn_from_thread(0).map_err(setup_err("creating the process's task"))?;
             rootfs::enter(&task, &root)?;
             let drain: tracer::Drain = match io {
-                Io::Pipes(stdio) => {
-                    stdio.install(&task)?;
-                    Box::new(move || stdio.finish())
+                Io::Pipes(mut stdio) => {
+                    stdio.install(&task, &mut preserved)?;
+                    Box::new(move || {
+                        stdio.finish();
+                        preserved.finish();
+                    })
                 }
-                Io::Terminal(terminal) => {
-                    terminal.install(&task)?;
+                Io::Terminal(mut terminal) => {
+                    terminal.install(&task, &mut preserved)?;
                     terminal.sync_window_size();
-                    Box::new(|| {})
+                    Box::new(move || {
+                        terminal.finish();
+                        preserved.finish();
+                    })
                 }
             };
             prepare_process(&task, process)?;

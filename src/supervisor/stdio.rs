@@ -2,16 +2,14 @@
 //! ends the supervisor pumps to and from its own stdio (the pipes conmon gave it, a file, a
 //! terminal). Inside, they behave as any descriptor does: dup2, fork, exec, poll.
 
-use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use nix::errno::Errno;
 
+use super::pump::{self, End, KernelFd};
 use super::{setup_err, task_call, SupervisorError};
-use std::fs::File;
-use std::os::fd::OwnedFd;
-
 use crate::lkl::{sysnr as k, thread_syscall, Task};
 
 /// How long the container's output may keep flowing after its first process exits.
@@ -19,11 +17,12 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Stdio {
     /// Kernel fds of the container's ends, in the supervisor's table until installed.
-    inner: [i32; 3],
+    inner: Option<[KernelFd; 3]>,
     outputs: Vec<mpsc::Receiver<()>>,
 }
 
-fn pipe() -> Result<[i32; 2], SupervisorError> {
+/// A kernel pipe as (read end, write end).
+fn pipe() -> Result<(KernelFd, KernelFd), SupervisorError> {
     let mut fds = [0i32; 2];
     // SAFETY: fds is a live 2-int buffer, what pipe2 fills.
     unsafe {
@@ -40,32 +39,35 @@ fn pipe() -> Result<[i32; 2], SupervisorError> {
         )
     }
     .map_err(setup_err("creating a stdio pipe"))?;
-    Ok(fds)
+    Ok((KernelFd::new(fds[0]), KernelFd::new(fds[1])))
 }
 
 impl Stdio {
     /// Pipes in the kernel (in the calling thread's task) pumped to and from `host`: the
     /// host fds to read the container's stdin from and write its stdout and stderr to.
     pub fn new(host: [OwnedFd; 3]) -> Result<Self, SupervisorError> {
-        let stdin = pipe()?;
-        let stdout = pipe()?;
-        let stderr = pipe()?;
+        let (stdin_read, stdin_write) = pipe()?;
+        let (stdout_read, stdout_write) = pipe()?;
+        let (stderr_read, stderr_write) = pipe()?;
         let [host_in, host_out, host_err] = host;
         let mut outputs = Vec::new();
-        spawn_pump("stdin", move || pump_in(File::from(host_in), stdin[1]));
+        pump::spawn("stdin-pump", move || {
+            pump::copy(End::Host(host_in.as_fd()), End::Kernel(&stdin_write), None)
+        });
         for (name, read_end, host_fd) in [
-            ("stdout", stdout[0], host_out),
-            ("stderr", stderr[0], host_err),
+            ("stdout-pump", stdout_read, host_out),
+            ("stderr-pump", stderr_read, host_err),
         ] {
             let (tx, rx) = mpsc::channel();
-            spawn_pump(name, move || {
-                pump_out(read_end, File::from(host_fd));
+            pump::spawn(name, move || {
+                pump::copy(End::Kernel(&read_end), End::Host(host_fd.as_fd()), None);
+                drop(read_end);
                 let _ = tx.send(());
             });
             outputs.push(rx);
         }
         Ok(Stdio {
-            inner: [stdin[0], stdout[1], stderr[1]],
+            inner: Some([stdin_read, stdout_write, stderr_write]),
             outputs,
         })
     }
@@ -85,36 +87,20 @@ impl Stdio {
         Ok([dup(0)?, dup(1)?, dup(2)?])
     }
 
-    /// Gives `task` the container's ends as fds 0, 1 and 2 and nothing else, and drops the
-    /// supervisor's copies so that end-of-file reaches the readers.
-    pub fn install(&self, task: &Task) -> Result<(), SupervisorError> {
-        let mut high = [0i64; 3];
-        for (slot, fd) in high.iter_mut().zip(self.inner) {
-            *slot = task_call(
-                task,
-                k::FCNTL,
-                [
-                    i64::from(fd),
-                    i64::from(libc::F_DUPFD_CLOEXEC),
-                    100,
-                    0,
-                    0,
-                    0,
-                ],
-            )
-            .map_err(setup_err("arranging stdio"))?;
-        }
-        for (target, fd) in high.iter().enumerate() {
-            task_call(task, k::DUP3, [*fd, target as i64, 0, 0, 0, 0])
-                .map_err(setup_err("arranging stdio"))?;
-        }
-        task_call(task, k::CLOSE_RANGE, [3, i64::from(u32::MAX), 0, 0, 0, 0])
-            .map_err(setup_err("closing the supervisor's descriptors"))?;
-        for fd in self.inner {
-            // SAFETY: plain close of a kernel fd in this thread's table.
-            let _ = unsafe { thread_syscall(k::CLOSE, [i64::from(fd), 0, 0, 0, 0, 0]) };
-        }
-        Ok(())
+    /// Gives `task` the container's ends as fds 0, 1 and 2, the preserved fds after them,
+    /// and nothing else; the supervisor keeps no copy, so that end-of-file reaches readers.
+    pub fn install(
+        &mut self,
+        task: &Task,
+        preserved: &mut Preserved,
+    ) -> Result<(), SupervisorError> {
+        let inner = self
+            .inner
+            .take()
+            .ok_or_else(|| setup_err("stdio installed twice")(Errno::EBADF))?;
+        let extra = preserved.take();
+        let fds: Vec<&KernelFd> = inner.iter().chain(extra.iter()).collect();
+        arrange(task, &fds)
     }
 
     /// Waits (a bounded time) for the container's output to drain.
@@ -125,79 +111,157 @@ impl Stdio {
     }
 }
 
-fn spawn_pump(name: &str, f: impl FnOnce() + Send + 'static) {
-    let spawned = std::thread::Builder::new()
-        .name(format!("{name}-pump"))
-        .spawn(f);
-    if let Err(e) = spawned {
-        log::error!("cannot start the {name} pump: {e}");
-    }
-}
-
-fn pump_in(mut host: File, write_end: i32) {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match host.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let mut at = 0;
-        while at < n {
-            let chunk = &buf[at..n];
-            // SAFETY: chunk is a live buffer of the length passed.
-            match unsafe {
-                thread_syscall(
-                    k::WRITE,
-                    [
-                        i64::from(write_end),
-                        chunk.as_ptr() as i64,
-                        chunk.len() as i64,
-                        0,
-                        0,
-                        0,
-                    ],
-                )
-            } {
-                Ok(w) => at += w as usize,
-                Err(Errno::EINTR) => {}
-                Err(_) => return close(write_end),
-            }
-        }
-    }
-    close(write_end);
-}
-
-fn pump_out(read_end: i32, mut host: File) {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        // SAFETY: buf is a live buffer of the length passed.
-        match unsafe {
-            thread_syscall(
-                k::READ,
+/// Makes `fds` (kernel fds of the supervisor's table, which `task` was forked with) fds 0,
+/// 1, 2, ... of `task`, and closes every other fd of `task`.
+pub(super) fn arrange(task: &Task, fds: &[&KernelFd]) -> Result<(), SupervisorError> {
+    // Above every target first, so that no dup3 overwrites a source still to be placed.
+    const ABOVE_TARGETS: i64 = 1000;
+    let mut high = Vec::with_capacity(fds.len());
+    for fd in fds {
+        high.push(
+            task_call(
+                task,
+                k::FCNTL,
                 [
-                    i64::from(read_end),
-                    buf.as_mut_ptr() as i64,
-                    buf.len() as i64,
+                    i64::from(fd.raw()),
+                    i64::from(libc::F_DUPFD_CLOEXEC),
+                    ABOVE_TARGETS,
                     0,
                     0,
                     0,
                 ],
             )
-        } {
-            Ok(0) => break,
-            Ok(n) => {
-                if host.write_all(&buf[..n as usize]).is_err() {
-                    break;
-                }
-            }
-            Err(Errno::EINTR) => {}
-            Err(_) => break,
-        }
+            .map_err(setup_err("arranging the container's fds"))?,
+        );
     }
-    close(read_end);
+    for (target, fd) in high.iter().enumerate() {
+        task_call(task, k::DUP3, [*fd, target as i64, 0, 0, 0, 0])
+            .map_err(setup_err("arranging the container's fds"))?;
+    }
+    task_call(
+        task,
+        k::CLOSE_RANGE,
+        [fds.len() as i64, i64::from(u32::MAX), 0, 0, 0, 0],
+    )
+    .map_err(setup_err("closing the supervisor's descriptors"))?;
+    Ok(())
 }
 
-fn close(fd: i32) {
-    // SAFETY: plain close of a kernel fd in this thread's table.
-    let _ = unsafe { thread_syscall(k::CLOSE, [i64::from(fd), 0, 0, 0, 0, 0]) };
+/// The most fds `--preserve-fds` passes on.
+pub const MAX_PRESERVED_FDS: usize = 64;
+
+/// Host fds passed on to the container (`--preserve-fds`) as its fds 3, 4, ...: a host fd
+/// cannot enter the container's kernel, so each becomes a kernel pipe (a read-only or
+/// write-only fd) or a Unix stream socket (a read-write fd) whose other end the supervisor
+/// pumps to and from the host fd. Listening sockets cannot be carried this way.
+#[derive(Default)]
+pub struct Preserved {
+    inner: Vec<KernelFd>,
+    outputs: Vec<mpsc::Receiver<()>>,
+}
+
+impl Preserved {
+    pub fn new(host: Vec<OwnedFd>) -> Result<Self, SupervisorError> {
+        let mut preserved = Preserved::default();
+        for (index, fd) in host.into_iter().enumerate() {
+            let number = index + 3;
+            if is_listening_socket(&fd) {
+                return Err(setup_err(format!(
+                    "preserved fd {number} is a listening socket, which cannot be passed into \
+                     the container's kernel"
+                ))(Errno::EINVAL));
+            }
+            let flags = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL).map_err(
+                setup_err(format!("reading the mode of preserved fd {number}")),
+            )?;
+            let name = format!("fd{number}-pump");
+            match flags & libc::O_ACCMODE {
+                libc::O_RDONLY => {
+                    let (read_end, write_end) = pipe()?;
+                    pump::spawn(&name, move || {
+                        pump::copy(End::Host(fd.as_fd()), End::Kernel(&write_end), None)
+                    });
+                    preserved.inner.push(read_end);
+                }
+                libc::O_WRONLY => {
+                    let (read_end, write_end) = pipe()?;
+                    let (tx, rx) = mpsc::channel();
+                    pump::spawn(&name, move || {
+                        pump::copy(End::Kernel(&read_end), End::Host(fd.as_fd()), None);
+                        let _ = tx.send(());
+                    });
+                    preserved.outputs.push(rx);
+                    preserved.inner.push(write_end);
+                }
+                _ => {
+                    let (ours, theirs) = socketpair()?;
+                    let ours = std::sync::Arc::new(ours);
+                    let host = std::sync::Arc::new(fd);
+                    let (tx, rx) = mpsc::channel();
+                    {
+                        let (ours, host) = (ours.clone(), host.clone());
+                        pump::spawn(&format!("{name}-in"), move || {
+                            pump::copy(End::Host(host.as_fd()), End::Kernel(&ours), None);
+                            // End of the host side: the container reads end of file.
+                            // SAFETY: shutdown of a kernel socket; no memory involved.
+                            let _ = unsafe {
+                                thread_syscall(
+                                    k::SHUTDOWN,
+                                    [i64::from(ours.raw()), i64::from(libc::SHUT_WR), 0, 0, 0, 0],
+                                )
+                            };
+                        });
+                    }
+                    pump::spawn(&format!("{name}-out"), move || {
+                        pump::copy(End::Kernel(&ours), End::Host(host.as_fd()), None);
+                        let _ = nix::sys::socket::shutdown(
+                            host.as_raw_fd(),
+                            nix::sys::socket::Shutdown::Write,
+                        );
+                        let _ = tx.send(());
+                    });
+                    preserved.outputs.push(rx);
+                    preserved.inner.push(theirs);
+                }
+            }
+        }
+        Ok(preserved)
+    }
+
+    /// The container's ends, for installing; the supervisor's copies close with them.
+    pub(super) fn take(&mut self) -> Vec<KernelFd> {
+        std::mem::take(&mut self.inner)
+    }
+
+    /// Waits (a bounded time) for what the container wrote to the preserved fds to drain.
+    pub fn finish(self) {
+        for rx in self.outputs {
+            let _ = rx.recv_timeout(DRAIN_TIMEOUT);
+        }
+    }
+}
+
+fn is_listening_socket(fd: &OwnedFd) -> bool {
+    nix::sys::socket::getsockopt(fd, nix::sys::socket::sockopt::AcceptConn).unwrap_or(false)
+}
+
+/// A kernel Unix stream socket pair.
+fn socketpair() -> Result<(KernelFd, KernelFd), SupervisorError> {
+    let mut fds = [0i32; 2];
+    // SAFETY: fds is a live 2-int buffer, what socketpair fills.
+    unsafe {
+        thread_syscall(
+            k::SOCKETPAIR,
+            [
+                i64::from(libc::AF_UNIX),
+                i64::from(libc::SOCK_STREAM | libc::SOCK_CLOEXEC),
+                0,
+                fds.as_mut_ptr() as i64,
+                0,
+                0,
+            ],
+        )
+    }
+    .map_err(setup_err("creating a socket for a preserved fd"))?;
+    Ok((KernelFd::new(fds[0]), KernelFd::new(fds[1])))
 }

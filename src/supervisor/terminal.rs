@@ -4,29 +4,39 @@
 //! the supervisor pumps to and from the container's pty master.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use nix::sys::termios;
 
+use super::pump::{self, End, KernelFd};
 use super::{setup_err, task_call, SupervisorError};
 use crate::lkl::{sysnr as k, thread_syscall, Task, AT_FDCWD};
 
 /// How often the host terminal's size is copied to the container's.
 const WINSIZE_POLL: Duration = Duration::from_millis(200);
 
+/// How long the terminal's output may keep flowing after the process using it exits.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
 pub struct Terminal {
     /// The container's pty slave, in the supervisor's kernel fd table until installed.
-    slave: i32,
+    slave: Option<KernelFd>,
     /// The container's pty master and the host pty's slave, to copy the window size.
-    master: i32,
+    master: Arc<KernelFd>,
     host: OwnedFd,
+    /// Ends when the container's side of the terminal is closed by every process and its
+    /// output has reached the host pty.
+    output_done: mpsc::Receiver<()>,
 }
 
 /// Opens a pty device in the calling thread's task (the supervisor's, in the kernel's root).
@@ -49,10 +59,15 @@ fn kernel_open(path: &CString) -> Result<i32, Errno> {
     .map(|fd| fd as i32)
 }
 
-fn kernel_ioctl(fd: i32, request: u64, arg: i64) -> Result<i64, Errno> {
+fn kernel_ioctl(fd: &KernelFd, request: u64, arg: i64) -> Result<i64, Errno> {
     // SAFETY: callers pass a plain integer or a pointer to a live buffer of the size the
     // request uses.
-    unsafe { thread_syscall(k::IOCTL, [i64::from(fd), request as i64, arg, 0, 0, 0]) }
+    unsafe {
+        thread_syscall(
+            k::IOCTL,
+            [i64::from(fd.raw()), request as i64, arg, 0, 0, 0],
+        )
+    }
 }
 
 impl Terminal {
@@ -62,16 +77,19 @@ impl Terminal {
         let ptmx = CString::new(format!("{root}/dev/pts/ptmx"))
             .map_err(|_| setup_err("pty path")(Errno::EINVAL))?;
         let master = kernel_open(&ptmx)
+            .map(|fd| Arc::new(KernelFd::new(fd)))
             .map_err(setup_err("opening the container's /dev/pts/ptmx (process.terminal needs a devpts mount on /dev/pts)"))?;
         let unlock: i32 = 0;
-        kernel_ioctl(master, libc::TIOCSPTLCK, &unlock as *const i32 as i64)
+        kernel_ioctl(&master, libc::TIOCSPTLCK, &unlock as *const i32 as i64)
             .map_err(setup_err("unlocking the container's pty"))?;
         let mut number: u32 = 0;
-        kernel_ioctl(master, libc::TIOCGPTN, &mut number as *mut u32 as i64)
+        kernel_ioctl(&master, libc::TIOCGPTN, &mut number as *mut u32 as i64)
             .map_err(setup_err("naming the container's pty"))?;
         let slave_path = CString::new(format!("{root}/dev/pts/{number}"))
             .map_err(|_| setup_err("pty path")(Errno::EINVAL))?;
-        let slave = kernel_open(&slave_path).map_err(setup_err("opening the container's pty"))?;
+        let slave = kernel_open(&slave_path)
+            .map(KernelFd::new)
+            .map_err(setup_err("opening the container's pty"))?;
 
         let host_master = posix_openpt(nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY)
             .map_err(setup_err("opening a host pty"))?;
@@ -99,27 +117,47 @@ impl Terminal {
         send_master(console_socket, host_master.as_raw_fd(), &host_slave_name)?;
         drop(host_master);
 
-        let host_fd = host_slave.as_raw_fd();
-        let dup = || {
-            host_slave
-                .try_clone()
-                .map_err(|_| setup_err("duplicating the host pty")(Errno::EMFILE))
-        };
+        let dup = || pump::dup(host_slave.as_fd()).map_err(setup_err("duplicating the host pty"));
+        let host_in = dup()?;
         let host_out = dup()?;
         let host = dup()?;
-        spawn("terminal-in", move || {
-            pump(PumpDir::HostToKernel, host_fd, master)
-        });
-        spawn("terminal-out", move || {
-            pump(PumpDir::KernelToHost, host_out.as_raw_fd(), master)
-        });
-        spawn("terminal-size", move || {
-            copy_window_size(host_slave, master)
-        });
+        // Set once the container's side is closed: the host side then closes too, so that
+        // the caller reading the master sees the end (EIO), as with runc.
+        let hangup = Arc::new(
+            EventFd::from_flags(EfdFlags::EFD_CLOEXEC)
+                .map_err(setup_err("creating the terminal's hang-up event"))?,
+        );
+        let (done_tx, output_done) = mpsc::channel();
+        {
+            let (master, hangup) = (master.clone(), hangup.clone());
+            pump::spawn("terminal-in", move || {
+                pump::copy(
+                    End::Host(host_in.as_fd()),
+                    End::Kernel(&master),
+                    Some(hangup.as_fd()),
+                )
+            });
+        }
+        {
+            let (master, hangup) = (master.clone(), hangup.clone());
+            pump::spawn("terminal-out", move || {
+                pump::copy(End::Kernel(&master), End::Host(host_out.as_fd()), None);
+                drop(host_out);
+                let _ = hangup.write(1);
+                let _ = done_tx.send(());
+            });
+        }
+        {
+            let master = master.clone();
+            pump::spawn("terminal-size", move || {
+                copy_window_size(host_slave, &master, &hangup)
+            });
+        }
         Ok(Terminal {
-            slave,
+            slave: Some(slave),
             master,
             host,
+            output_done,
         })
     }
 
@@ -135,7 +173,7 @@ impl Terminal {
         // SAFETY: TIOCGWINSZ writes a winsize into `size`.
         if unsafe { libc::ioctl(self.host.as_raw_fd(), libc::TIOCGWINSZ, &mut size) } == 0 {
             let _ = kernel_ioctl(
-                self.master,
+                &self.master,
                 libc::TIOCSWINSZ,
                 &size as *const libc::winsize as i64,
             );
@@ -143,20 +181,32 @@ impl Terminal {
     }
 
     /// Makes the pty the controlling terminal and stdio of `task`, in a session of its own.
-    pub fn install(&self, task: &Task) -> Result<(), SupervisorError> {
-        for target in 0..3 {
-            task_call(task, k::DUP3, [i64::from(self.slave), target, 0, 0, 0, 0])
-                .map_err(setup_err("arranging the terminal"))?;
-        }
-        task_call(task, k::CLOSE_RANGE, [3, i64::from(u32::MAX), 0, 0, 0, 0])
-            .map_err(setup_err("closing the supervisor's descriptors"))?;
+    pub fn install(
+        &mut self,
+        task: &Task,
+        preserved: &mut super::stdio::Preserved,
+    ) -> Result<(), SupervisorError> {
+        let slave = self
+            .slave
+            .take()
+            .ok_or_else(|| setup_err("terminal installed twice")(Errno::EBADF))?;
+        let extra = preserved.take();
+        let fds: Vec<&KernelFd> = [&slave, &slave, &slave]
+            .into_iter()
+            .chain(extra.iter())
+            .collect();
+        super::stdio::arrange(task, &fds)?;
         task_call(task, k::SETSID, [0; 6])
             .map_err(setup_err("starting the container's session"))?;
         task_call(task, k::IOCTL, [0, libc::TIOCSCTTY as i64, 0, 0, 0, 0])
             .map_err(setup_err("attaching the controlling terminal"))?;
-        // SAFETY: closing a kernel fd of this thread's table.
-        let _ = unsafe { thread_syscall(k::CLOSE, [i64::from(self.slave), 0, 0, 0, 0, 0]) };
         Ok(())
+    }
+
+    /// Waits (a bounded time) until every process has closed the container's side and the
+    /// output has reached the host pty; the host side closes as this value drops.
+    pub fn finish(self) {
+        let _ = self.output_done.recv_timeout(DRAIN_TIMEOUT);
     }
 }
 
@@ -180,74 +230,9 @@ fn send_master(socket: &Path, master: i32, name: &str) -> Result<(), SupervisorE
     Ok(())
 }
 
-enum PumpDir {
-    HostToKernel,
-    KernelToHost,
-}
-
-fn pump(dir: PumpDir, host_fd: i32, kernel_fd: i32) {
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = match dir {
-            // SAFETY: buf is live and as long as passed.
-            PumpDir::HostToKernel => unsafe {
-                libc::read(host_fd, buf.as_mut_ptr().cast(), buf.len()) as i64
-            },
-            // SAFETY: as above, into the kernel's read.
-            PumpDir::KernelToHost => unsafe {
-                thread_syscall(
-                    k::READ,
-                    [
-                        i64::from(kernel_fd),
-                        buf.as_mut_ptr() as i64,
-                        buf.len() as i64,
-                        0,
-                        0,
-                        0,
-                    ],
-                )
-                .unwrap_or(-1)
-            },
-        };
-        if n <= 0 {
-            if n < 0 && Errno::last() == Errno::EINTR {
-                continue;
-            }
-            return;
-        }
-        let mut at = 0usize;
-        while at < n as usize {
-            let chunk = &buf[at..n as usize];
-            let w = match dir {
-                // SAFETY: chunk is live and as long as passed.
-                PumpDir::HostToKernel => unsafe {
-                    thread_syscall(
-                        k::WRITE,
-                        [
-                            i64::from(kernel_fd),
-                            chunk.as_ptr() as i64,
-                            chunk.len() as i64,
-                            0,
-                            0,
-                            0,
-                        ],
-                    )
-                    .unwrap_or(-1)
-                },
-                // SAFETY: as above, to the host pty.
-                PumpDir::KernelToHost => unsafe {
-                    libc::write(host_fd, chunk.as_ptr().cast(), chunk.len()) as i64
-                },
-            };
-            if w <= 0 {
-                return;
-            }
-            at += w as usize;
-        }
-    }
-}
-
-fn copy_window_size(host_slave: OwnedFd, kernel_master: i32) {
+/// Copies the host pty's window size to the container's whenever it changes, until the
+/// terminal hangs up.
+fn copy_window_size(host_slave: OwnedFd, kernel_master: &KernelFd, hangup: &EventFd) {
     let mut last = libc::winsize {
         ws_row: 0,
         ws_col: 0,
@@ -273,12 +258,10 @@ fn copy_window_size(host_slave: OwnedFd, kernel_master: i32) {
             }
             last = size;
         }
-        std::thread::sleep(WINSIZE_POLL);
-    }
-}
-
-fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
-    if let Err(e) = std::thread::Builder::new().name(name.into()).spawn(f) {
-        log::error!("cannot start {name}: {e}");
+        let mut fds = [PollFd::new(hangup.as_fd(), PollFlags::POLLIN)];
+        let timeout = PollTimeout::try_from(WINSIZE_POLL).unwrap_or(PollTimeout::NONE);
+        if poll(&mut fds, timeout).is_ok_and(|ready| ready > 0) {
+            return;
+        }
     }
 }

@@ -77,7 +77,8 @@ pub fn read_reply(reader: &mut impl std::io::BufRead) -> std::io::Result<Option<
 /// Server side: reads a request and the fds sent with it.
 pub fn receive(stream: &UnixStream) -> std::io::Result<(Request, Vec<OwnedFd>)> {
     let mut body = vec![0u8; 256 * 1024];
-    let mut cmsg_space = nix::cmsg_space!([RawFd; 8]);
+    // stdin, stdout, stderr and the preserved fds.
+    let mut cmsg_space = nix::cmsg_space!([RawFd; 3 + crate::supervisor::MAX_PRESERVED_FDS]);
     let (len, fds) = {
         let mut iov = [IoSliceMut::new(&mut body)];
         let msg = recvmsg::<()>(

@@ -13,7 +13,7 @@ pub mod memory;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -202,7 +202,6 @@ pub fn run(
         deadline: timeout.map(|t| std::time::Instant::now() + t),
     };
     tracer.add_guest(root, Arc::new(task), false);
-    ptrace::cont(Pid::from_raw(root), None).map_err(TraceError::Ptrace)?;
     tracer.run_loop(&sigchld)
 }
 
@@ -232,7 +231,10 @@ pub fn block_signals() -> Result<(), Errno> {
     supervisor_signals().thread_block()
 }
 
-/// Forks the first process: it stops for the tracer, then installs the filter and execs.
+/// Forks a container process: it waits until the tracer has seized it, then installs the
+/// filter and execs. PTRACE_SEIZE (not TRACEME) so that group-stops are told apart from
+/// signal deliveries (PTRACE_EVENT_STOP) and can be left in place with PTRACE_LISTEN: job
+/// control works as without a tracer. Children the guests fork are seized the same way.
 fn spawn_traced(
     program: &Program,
     programs: &[seccompiler::BpfProgram],
@@ -241,6 +243,9 @@ fn spawn_traced(
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = program.env.iter().map(|e| e.as_ptr()).collect();
     envp.push(std::ptr::null());
+    let (seized_read, seized_write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(TraceError::Spawn)?;
+    let (wait_fd, tell_fd) = (seized_read.as_raw_fd(), seized_write.as_raw_fd());
     // SAFETY: the child only makes raw syscalls (no allocation, no locks) before execve.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -249,8 +254,20 @@ fn spawn_traced(
     if pid == 0 {
         // SAFETY: child side of fork: async-signal-safe syscalls only, then execve or _exit.
         unsafe {
-            libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
-            libc::raise(libc::SIGSTOP);
+            libc::close(tell_fd);
+            // Nothing runs until the tracer holds this process: it reads one byte, or end
+            // of file if the tracer failed (and exits then).
+            let mut byte = 0u8;
+            loop {
+                let n = libc::read(wait_fd, (&mut byte as *mut u8).cast(), 1);
+                if n == 1 {
+                    break;
+                }
+                if n == 0 || *libc::__errno_location() != libc::EINTR {
+                    libc::_exit(125);
+                }
+            }
+            libc::close(wait_fd);
             // A process group and session of its own: the container's signals to groups
             // never reach the supervisor.
             libc::setsid();
@@ -280,16 +297,10 @@ fn spawn_traced(
             libc::_exit(127);
         }
     }
-    match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::__WALL)) {
-        Ok(WaitStatus::Stopped(_, Signal::SIGSTOP)) => {}
-        Ok(other) => {
-            return Err(TraceError::Spawn(Errno::ECHILD))
-                .inspect_err(|_| log::error!("first process: {other:?}"))
-        }
-        Err(e) => return Err(TraceError::Spawn(e)),
-    }
-    ptrace::setoptions(
-        Pid::from_raw(pid),
+    drop(seized_read);
+    let child = Pid::from_raw(pid);
+    let seized = ptrace::seize(
+        child,
         Options::PTRACE_O_EXITKILL
             | Options::PTRACE_O_TRACESYSGOOD
             | Options::PTRACE_O_TRACESECCOMP
@@ -297,8 +308,14 @@ fn spawn_traced(
             | Options::PTRACE_O_TRACEVFORK
             | Options::PTRACE_O_TRACECLONE
             | Options::PTRACE_O_TRACEEXEC,
-    )
-    .map_err(TraceError::Ptrace)?;
+    );
+    if let Err(e) = seized {
+        // The child sees end of file and exits; reap it.
+        drop(seized_write);
+        let _ = waitpid(child, Some(WaitPidFlag::__WALL));
+        return Err(TraceError::Ptrace(e));
+    }
+    nix::unistd::write(&seized_write, &[1]).map_err(TraceError::Spawn)?;
     Ok(pid)
 }
 
@@ -420,27 +437,48 @@ impl Tracer {
             WaitStatus::Signaled(pid, sig, _) => {
                 self.exited(pid.as_raw(), ExitStatus::Signaled(sig as i32))
             }
+            WaitStatus::PtraceEvent(pid, sig, libc::PTRACE_EVENT_STOP) => {
+                self.event_stop(pid.as_raw(), sig)
+            }
             WaitStatus::PtraceEvent(pid, _, event) => self.event(pid.as_raw(), event),
             WaitStatus::PtraceSyscall(pid) => self.syscall_exit(pid.as_raw()),
+            // A signal is about to be delivered: deliver it, except pause's SIGSTOP, which
+            // holds the guest here until `resume`.
             WaitStatus::Stopped(pid, sig) => {
                 let tid = pid.as_raw();
-                if sig == Signal::SIGSTOP && !self.guests.contains_key(&tid) {
-                    // A new child, before its parent's fork event: wait for that.
-                    self.early.insert(tid);
-                } else if sig == Signal::SIGSTOP && self.guests.get(&tid).is_some_and(|g| g.waiting)
-                {
-                    if let Some(g) = self.guests.get_mut(&tid) {
-                        g.waiting = false;
-                    }
-                    self.resume(tid, None);
-                } else if sig == Signal::SIGSTOP && self.paused {
-                    // Held here until `resume`.
+                if sig == Signal::SIGSTOP && self.paused {
                     self.frozen.insert(tid);
                 } else {
                     self.resume(tid, Some(sig));
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A seized guest stopped with PTRACE_EVENT_STOP: a new child's first stop, a group-stop
+    /// (job control), or the end of one (SIGCONT).
+    fn event_stop(&mut self, tid: i32, sig: Signal) {
+        let stopping = matches!(
+            sig,
+            Signal::SIGSTOP | Signal::SIGTSTP | Signal::SIGTTIN | Signal::SIGTTOU
+        );
+        match self.guests.get_mut(&tid) {
+            // A new child, before its parent's fork event: wait for that.
+            None => {
+                self.early.insert(tid);
+            }
+            Some(g) if g.waiting && !stopping => {
+                g.waiting = false;
+                self.resume(tid, None);
+            }
+            // Group-stop: stay stopped, as without a tracer (the parent sees it with
+            // WUNTRACED), until SIGCONT, which reports another PTRACE_EVENT_STOP.
+            Some(_) if stopping => {
+                // SAFETY: PTRACE_LISTEN on a tracee in group-stop; no memory involved.
+                unsafe { libc::ptrace(libc::PTRACE_LISTEN, tid, 0, 0) };
+            }
+            Some(_) => self.resume(tid, None),
         }
     }
 
@@ -524,7 +562,6 @@ impl Tracer {
                         .store(pid, std::sync::atomic::Ordering::SeqCst);
                 }
                 self.add_guest(pid, Arc::new(task), false);
-                self.resume(pid, None);
                 control::reply(&stream, &Reply::Started { pid });
                 if !detach {
                     self.exec_waiters.insert(pid, (stream, Some(drain)));
