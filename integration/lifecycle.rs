@@ -715,6 +715,36 @@ fn job_control_on_the_terminal_stops_and_continues_a_job() {
 }
 
 #[test]
+fn terminal_signals_reach_only_the_foreground_job() {
+    let env = Env::new();
+    let (run, master) = run_with_terminal(&env, "j1");
+    let mut master = std::fs::File::from(master);
+    let mut seen = type_and_read(&mut master, b"sleep 30 &\n", Duration::from_secs(1));
+    // ^C at the prompt: SIGINT goes to the shell's group only, not to the background job.
+    seen += &type_and_read(&mut master, b"\x03", Duration::from_millis(500));
+    seen += &type_and_read(&mut master, b"jobs\n", Duration::from_millis(800));
+    assert!(
+        seen.contains("Running"),
+        "the background job did not survive ^C: {seen:?}"
+    );
+    // ^C during a foreground job interrupts it.
+    seen += &type_and_read(&mut master, b"sleep 30\n", Duration::from_millis(800));
+    seen += &type_and_read(&mut master, b"\x03", Duration::from_millis(500));
+    seen += &type_and_read(&mut master, b"echo status $?\n", Duration::from_millis(800));
+    assert!(
+        seen.contains("status 130"),
+        "^C did not interrupt the job: {seen:?}"
+    );
+    let rest = talk(master.into(), b"kill %1; wait; exit 3\n");
+    assert_eq!(
+        wait_bounded(run, "run", COMMAND_LIMIT),
+        3,
+        "{seen:?} then {rest:?}"
+    );
+    env.assert_nothing_left();
+}
+
+#[test]
 fn hooks_run_on_the_host_with_the_state_on_stdin() {
     let env = Env::new();
     let markers = env.path("markers");

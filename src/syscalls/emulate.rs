@@ -264,9 +264,11 @@ fn ioctl(ctx: &Context<'_>, a: &[u64; 6]) -> Served {
 
 /// Terminal process groups: the kernel's tty knows its own tasks' groups, but the guests'
 /// groups are host pgids (setpgid and setsid are the host's), so tcgetpgrp/tcsetpgrp are
-/// answered here, after the kernel confirms the fd is a terminal.
+/// answered here, per terminal (its device number, from the kernel's fstat, which also
+/// confirms the fd is one). Until a group is set, a terminal's foreground group is the
+/// caller's session leader: each terminal belongs to the session of the process it was
+/// made for (the first process, or an `exec --tty` one), which leads its own host session.
 fn job_control(ctx: &Context<'_>, a: &[u64; 6]) -> Served {
-    use std::sync::atomic::Ordering;
     let mut probe = [0u8; 4];
     // SAFETY: probe is a live 4-byte buffer, what TIOCGPGRP writes.
     let is_tty = unsafe {
@@ -285,6 +287,21 @@ fn job_control(ctx: &Context<'_>, a: &[u64; 6]) -> Served {
     if let Err(e) = is_tty.ret {
         return done(Err(e), is_tty.signals);
     }
+    let mut stat = crate::lkl::stat::LklStat::default();
+    // SAFETY: stat is a live kernel stat buffer, what fstat writes.
+    let statted = unsafe {
+        ctx.task.syscall(
+            k::FSTAT,
+            [a[0] as i64, &mut stat as *mut _ as i64, 0, 0, 0, 0],
+        )
+    };
+    if let Err(e) = statted.ret {
+        return done(Err(e), is_tty.signals | statted.signals);
+    }
+    let terminal = stat.st_rdev;
+    // SAFETY: getsid(2) takes a plain pid.
+    let session = unsafe { libc::getsid(ctx.mem.tid()) };
+    let mut foreground = ctx.foreground.lock().unwrap_or_else(|e| e.into_inner());
     let result = match a[1] {
         libc::TIOCSPGRP => {
             let mut raw = [0u8; 4];
@@ -293,23 +310,17 @@ fn job_control(ctx: &Context<'_>, a: &[u64; 6]) -> Served {
                 if pgid <= 0 || !(ctx.is_guest)(pgid) {
                     return Err(Errno::EPERM);
                 }
-                ctx.foreground.store(pgid, Ordering::SeqCst);
+                foreground.insert(terminal, pgid);
                 Ok(0)
             })
         }
-        libc::TIOCGSID => {
-            // The container's session leader: its first process.
-            let sid = ctx.foreground.load(Ordering::SeqCst);
-            // SAFETY: getsid(2) takes a plain pid.
-            let sid = unsafe { libc::getsid(sid) }.max(sid);
-            ctx.mem.write(a[2], &sid.to_ne_bytes()).map(|()| 0)
-        }
+        libc::TIOCGSID => ctx.mem.write(a[2], &session.to_ne_bytes()).map(|()| 0),
         _ => {
-            let pgid = ctx.foreground.load(Ordering::SeqCst);
+            let pgid = foreground.get(&terminal).copied().unwrap_or(session);
             ctx.mem.write(a[2], &pgid.to_ne_bytes()).map(|()| 0)
         }
     };
-    done(result, is_tty.signals)
+    done(result, is_tty.signals | statted.signals)
 }
 
 fn poll(ctx: &Context<'_>, a: &[u64; 6]) -> Served {

@@ -74,9 +74,9 @@ pub struct Context<'a> {
     pub exec: &'a emulate::ExecLoader,
     /// Whether a host pid is one of the container's processes (signals may reach only those).
     pub is_guest: &'a (dyn Fn(i32) -> bool + Sync),
-    /// The foreground process group of the container's terminal, as a host pgid: process
-    /// groups are the host's, so the terminal's notion of them is kept here.
-    pub foreground: &'a std::sync::atomic::AtomicI32,
+    /// The foreground process group of each of the container's terminals (by device
+    /// number), as host pgids.
+    pub foreground: &'a Foreground,
 }
 
 /// Serves one call according to the table.
@@ -98,3 +98,6 @@ pub fn dispatch(ctx: &Context<'_>, call: &Call) -> Served {
         None => Served::ret(Err(Errno::ENOSYS)),
     }
 }
+
+/// Foreground process groups of the container's terminals: device number to host pgid.
+pub type Foreground = std::sync::Mutex<std::collections::HashMap<u64, i32>>;

@@ -24,6 +24,11 @@ impl GuestMemory {
         Self { pid }
     }
 
+    /// The guest thread whose memory this is.
+    pub fn tid(&self) -> i32 {
+        self.pid
+    }
+
     /// Reads exactly `buf.len()` bytes at `addr`.
     pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
         let mut done = 0;

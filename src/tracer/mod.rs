@@ -116,8 +116,8 @@ struct Shared {
     wake: EventFd,
     guests: RwLock<HashSet<i32>>,
     loader: ExecLoader,
-    /// The terminal's foreground process group (a host pgid).
-    foreground: std::sync::atomic::AtomicI32,
+    /// The terminals' foreground process groups (host pgids).
+    foreground: crate::syscalls::Foreground,
 }
 
 fn spawn_proxy(tid: i32, task: Arc<Task>, shared: Arc<Shared>) -> Proxy {
@@ -175,7 +175,7 @@ pub fn run(
             .map_err(TraceError::Ptrace)?,
         guests: RwLock::new(HashSet::new()),
         loader: ExecLoader::new(),
-        foreground: std::sync::atomic::AtomicI32::new(0),
+        foreground: Default::default(),
     });
 
     if let Some(control) = &control {
@@ -184,10 +184,6 @@ pub fn run(
         })?;
     }
     let root = spawn_traced(program, &programs)?;
-    // The first process leads its own session and process group.
-    shared
-        .foreground
-        .store(root, std::sync::atomic::Ordering::SeqCst);
     let mut tracer = Tracer {
         guests: HashMap::new(),
         early: HashSet::new(),
@@ -555,12 +551,6 @@ impl Tracer {
                     Ok(pid) => pid,
                     Err(e) => return control::reply(&stream, &Reply::Error(e.to_string())),
                 };
-                if process.terminal().unwrap_or(false) {
-                    // Its own terminal, of which it is the foreground group.
-                    self.shared
-                        .foreground
-                        .store(pid, std::sync::atomic::Ordering::SeqCst);
-                }
                 self.add_guest(pid, Arc::new(task), false);
                 control::reply(&stream, &Reply::Started { pid });
                 if !detach {
