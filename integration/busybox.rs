@@ -423,6 +423,35 @@ fn trap_and_kill_between_processes() {
 }
 
 #[test]
+fn signals_reach_a_process_blocked_in_the_container_kernel() {
+    // cat waits in the container's kernel for a fifo writer that never writes: timeout's
+    // SIGTERM must end it at once, not when the kernel call ends (never, here: the test
+    // would run into its time bound).
+    let run = same_as_runc(
+        "cd /tmp; mkfifo f
+         sleep 1000 > f & s=$!
+         timeout 1 cat f; echo status $?
+         { kill $s; wait $s; echo sleep status $?; } 2>/dev/null",
+    );
+    // busybox timeout runs the command in its own process and kills it with SIGTERM.
+    assert_output(&run, "status 143\nsleep status 143\n");
+}
+
+#[test]
+fn a_caught_signal_interrupts_a_blocked_call_as_the_handler_says() {
+    // The shell's trap runs while it waits in the container's kernel (opening a fifo no one
+    // writes); whether the call then restarts or fails (ash's handler has no SA_RESTART:
+    // it fails) is the host's rule, as in runc.
+    let run = same_as_runc(
+        "cd /tmp; mkfifo g
+         trap 'echo got USR1' USR1
+         (sleep 0.5; kill -USR1 $$) &
+         read x < g; echo \"after: $?\"; wait",
+    );
+    assert!(run.stdout.contains("got USR1"), "{}", run.describe());
+}
+
+#[test]
 fn exit_statuses() {
     let run = same_as_runc(
         "true; echo $?; false; echo $?

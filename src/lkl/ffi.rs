@@ -90,8 +90,12 @@ extern "C" {
     ) -> c_int;
     /// Closes the close-on-exec descriptors of the task behind `handle`.
     pub fn lkl_task_exec_on(handle: *mut c_void, name: *const c_char) -> c_long;
+    /// Cuts short the interruptible wait of the call the task behind `handle` is serving
+    /// (it returns a restart code); callable from any thread, also during a call.
+    pub fn lkl_task_interrupt(handle: *mut c_void) -> c_long;
     /// A syscall on the task behind `handle`; the signals the kernel raised against the task
-    /// are stored in `*signals` (a bit per signal, bit n-1 for signal n).
+    /// are stored in `*signals` (a bit per signal, bit n-1 for signal n). A call cut short by
+    /// a signal returns its restart code (-ERESTARTSYS, ...).
     pub fn lkl_task_syscall(
         handle: *mut c_void,
         nr: c_long,

@@ -7,6 +7,7 @@
 
 use core::ffi::{c_long, c_ulong, c_void};
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
 use super::{errno_result, ffi, Errno, Kernel};
@@ -23,7 +24,17 @@ pub struct Task {
     handle: NonNull<c_void>,
     /// The port serves one request per task at a time.
     busy: Mutex<()>,
+    /// The restart code of the last call if a signal cut it short, else 0.
+    restart: AtomicI64,
 }
+
+/// The kernel's restart codes, which a call cut short by a signal returns: what the host
+/// does with them (restart the call, or fail it with EINTR) depends on the signal's
+/// handler, as for the host's own syscalls.
+pub const ERESTARTSYS: i64 = 512;
+pub const ERESTARTNOINTR: i64 = 513;
+pub const ERESTARTNOHAND: i64 = 514;
+pub const ERESTART_RESTARTBLOCK: i64 = 516;
 
 // SAFETY: the handle is an opaque token the port accepts from any host thread; `busy`
 // serialises the requests the port requires to be serial.
@@ -44,6 +55,7 @@ fn spawned(handle: *mut c_void, err: c_long) -> Result<Task, Errno> {
         Some(handle) => Ok(Task {
             handle,
             busy: Mutex::new(()),
+            restart: AtomicI64::new(0),
         }),
         None => Err(Errno::from_raw(-(err as i32))),
     }
@@ -88,13 +100,38 @@ impl Task {
         let mut signals: c_ulong = 0;
         // SAFETY: the handle is live and not in use; params and signals are valid for the
         // call; the caller vouches for the pointers inside params.
-        let ret = unsafe {
+        let mut ret = unsafe {
             ffi::lkl_task_syscall(self.handle.as_ptr(), nr, params.as_mut_ptr(), &mut signals)
         };
+        let restart = match -ret {
+            ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND => -ret,
+            // Its restart needs the kernel's restart block, which the host does not have:
+            // restarted with the same arguments, as poll and friends are without a handler.
+            ERESTART_RESTARTBLOCK => ERESTARTNOHAND,
+            _ => 0,
+        };
+        self.restart.store(restart, Ordering::SeqCst);
+        if restart != 0 {
+            ret = -(libc::EINTR as i64);
+        }
         TaskResult {
             ret: errno_result(ret),
             signals,
         }
+    }
+
+    /// The restart code of the last call, if a signal cut it short (the call returned
+    /// EINTR); reading it clears it.
+    pub fn take_restart(&self) -> Option<i64> {
+        Some(self.restart.swap(0, Ordering::SeqCst)).filter(|&code| code != 0)
+    }
+
+    /// Cuts short the wait of the call this task is serving, as a signal would, so that a
+    /// signal pending for the guest on the host is delivered without waiting for the call
+    /// to end. Callable while another thread is in [`Task::syscall`].
+    pub fn interrupt(&self) {
+        // SAFETY: the handle is live; the port allows this call during another request.
+        unsafe { ffi::lkl_task_interrupt(self.handle.as_ptr()) };
     }
 
     /// Delivers the signals the kernel raises against this task while it is idle (SIGINT

@@ -35,6 +35,10 @@ pub enum Action {
         args: [u64; 6],
         on_exit: ExitHook,
     },
+    /// A signal cut the call short with this restart code (ERESTARTSYS, ...): the host's
+    /// signal delivery decides, as for its own calls, whether it restarts or fails with
+    /// EINTR (by the handler's SA_RESTART).
+    Interrupted { code: i64 },
 }
 
 /// Work to finish when a rewritten syscall returns.
@@ -48,6 +52,9 @@ pub enum ExitHook {
         keep: Vec<std::fs::File>,
         name: std::ffi::CString,
     },
+    /// An interrupted call (see [`Action::Interrupted`]): at the exit of the placeholder the
+    /// host ran, make it look like call `nr` returned `code`.
+    Interrupted { nr: i64, code: i64 },
 }
 
 /// The result of serving a call, with the signals the container's kernel raised against the
@@ -81,6 +88,19 @@ pub struct Context<'a> {
 
 /// Serves one call according to the table.
 pub fn dispatch(ctx: &Context<'_>, call: &Call) -> Served {
+    let mut served = serve(ctx, call);
+    // EINTR because a signal cut the kernel's call short: let the host decide.
+    if let Action::Return(ret) = served.action {
+        if let Some(code) = ctx.task.take_restart() {
+            if ret == -(libc::EINTR as i64) {
+                served.action = Action::Interrupted { code };
+            }
+        }
+    }
+    served
+}
+
+fn serve(ctx: &Context<'_>, call: &Call) -> Served {
     match table::lookup(call.nr) {
         Some(entry) => match &entry.disposition {
             table::Disposition::Kernel(spec) => kernel::serve(ctx, spec, call),

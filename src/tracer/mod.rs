@@ -196,6 +196,7 @@ pub fn run(
         frozen: HashSet::new(),
         exec_waiters: HashMap::new(),
         deadline: timeout.map(|t| std::time::Instant::now() + t),
+        in_flight: HashMap::new(),
     };
     tracer.add_guest(root, Arc::new(task), false);
     tracer.run_loop(&sigchld)
@@ -331,6 +332,8 @@ struct Tracer {
     exec_waiters: HashMap<i32, (std::os::unix::net::UnixStream, Option<Drain>)>,
     /// When the first process is killed, if it has not exited by then.
     deadline: Option<std::time::Instant>,
+    /// Guests whose call a proxy is serving: since when, and whether it was interrupted.
+    in_flight: HashMap<i32, (std::time::Instant, bool)>,
 }
 
 impl Tracer {
@@ -355,6 +358,7 @@ impl Tracer {
     }
 
     fn remove_guest(&mut self, tid: i32) {
+        self.in_flight.remove(&tid);
         self.shared
             .guests
             .write()
@@ -390,7 +394,9 @@ impl Tracer {
                 if let Some(control) = &self.control {
                     fds.push(PollFd::new(control.listener.as_fd(), PollFlags::POLLIN));
                 }
-                match poll(&mut fds, PollTimeout::from(200u16)) {
+                // While calls are in flight, wake often enough to see signals for them.
+                let timeout: u16 = if self.in_flight.is_empty() { 200 } else { 20 };
+                match poll(&mut fds, PollTimeout::from(timeout)) {
                     Ok(_) | Err(Errno::EINTR) => {}
                     Err(e) => return Err(TraceError::Ptrace(e)),
                 }
@@ -409,6 +415,26 @@ impl Tracer {
                 }
             }
             let _ = self.shared.wake.read();
+            self.interrupt_signalled();
+        }
+    }
+
+    /// A guest blocked in the container's kernel (reading an empty pipe, waiting on its
+    /// terminal) is stopped on the host, so a signal sent to it stays pending there until
+    /// the call ends. For each guest with a call in flight for a while and a signal it
+    /// would act on, cut the kernel's call short: the signal is delivered and the call
+    /// restarts or fails with EINTR, as the host decides (see `Action::Interrupted`).
+    fn interrupt_signalled(&mut self) {
+        const AFTER: std::time::Duration = std::time::Duration::from_millis(10);
+        for (tid, (since, interrupted)) in self.in_flight.iter_mut() {
+            if *interrupted || since.elapsed() < AFTER || !signal_waiting(*tid) {
+                continue;
+            }
+            if let Some(guest) = self.guests.get(tid) {
+                log::debug!("{tid}: signal pending during a kernel call: interrupting it");
+                guest.task.interrupt();
+                *interrupted = true;
+            }
         }
     }
 
@@ -656,6 +682,9 @@ impl Tracer {
             Some(g) => {
                 if g.proxy.jobs.send(Job { call }).is_err() {
                     self.resume(tid, None);
+                } else {
+                    self.in_flight
+                        .insert(tid, (std::time::Instant::now(), false));
                 }
             }
             None => {
@@ -669,6 +698,7 @@ impl Tracer {
     fn apply_results(&mut self) {
         let done = std::mem::take(&mut *self.shared.done.lock().unwrap_or_else(|e| e.into_inner()));
         for Done { tid, served } in done {
+            self.in_flight.remove(&tid);
             log::trace!("{tid}: {:?} signals {:#x}", served.action, served.signals);
             let pid = Pid::from_raw(tid);
             let Ok(mut regs) = ptrace::getregs(pid) else {
@@ -694,6 +724,16 @@ impl Tracer {
                     }
                     trace_exit = true;
                 }
+                Action::Interrupted { code } => {
+                    // The restart decision is made on the way out of a syscall: let the
+                    // host run a harmless one, its arguments untouched for a restart.
+                    let nr = regs.orig_rax as i64;
+                    regs.orig_rax = libc::SYS_getpid as u64;
+                    if let Some(g) = self.guests.get_mut(&tid) {
+                        g.on_exit = Some(ExitHook::Interrupted { nr, code });
+                    }
+                    trace_exit = true;
+                }
             }
             if ptrace::setregs(pid, regs).is_err() {
                 continue;
@@ -709,6 +749,23 @@ impl Tracer {
     fn syscall_exit(&mut self, tid: i32) {
         let pid = Pid::from_raw(tid);
         let hook = self.guests.get_mut(&tid).and_then(|g| g.on_exit.take());
+        if let (Some(ExitHook::Interrupted { nr, code }), Ok(mut regs)) =
+            (&hook, ptrace::getregs(pid))
+        {
+            if signal_waiting(tid) {
+                // As if call `nr` returned the restart code: delivering the signal, the
+                // host restarts it or makes it fail with EINTR.
+                regs.orig_rax = *nr as u64;
+                regs.rax = (-*code) as u64;
+            } else {
+                // The signal went elsewhere (another thread took it): just run it again.
+                regs.orig_rax = u64::MAX;
+                regs.rax = *nr as u64;
+                regs.rip -= 2;
+            }
+            let _ = ptrace::setregs(pid, regs);
+            return self.resume(tid, None);
+        }
         if let (Some(ExitHook::FillMapping { data }), Ok(regs)) = (hook, ptrace::getregs(pid)) {
             let addr = regs.rax;
             if (addr as i64) > 0 || (addr as i64) < -4095 {
@@ -723,6 +780,29 @@ impl Tracer {
         }
         self.resume(tid, None);
     }
+}
+
+/// Whether host thread `tid` has a signal pending that it would act on now: not blocked,
+/// not ignored, and caught or with a default action other than ignoring it.
+fn signal_waiting(tid: i32) -> bool {
+    // Signals whose default action is to do nothing (SIGCONT's only resumes).
+    const DEFAULT_IGNORED: u64 = 1 << (libc::SIGCHLD - 1)
+        | 1 << (libc::SIGURG - 1)
+        | 1 << (libc::SIGWINCH - 1)
+        | 1 << (libc::SIGCONT - 1);
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{tid}/status")) else {
+        return false;
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|value| u64::from_str_radix(value.trim(), 16).ok())
+            .unwrap_or(0)
+    };
+    let pending = field("SigPnd:") | field("ShdPnd:");
+    let acting = field("SigCgt:") | !DEFAULT_IGNORED;
+    pending & !field("SigBlk:") & !field("SigIgn:") & acting != 0
 }
 
 fn set_call(regs: &mut libc::user_regs_struct, nr: i64, args: [u64; 6]) {

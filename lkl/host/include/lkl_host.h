@@ -36,6 +36,7 @@ int lkl_task_set_signal_callback(void *handle,
 				 void *data);
 long lkl_task_syscall(void *handle, long nr, long *params,
 		      unsigned long *signals);
+long lkl_task_interrupt(void *handle);
 unsigned long lkl_pending_signals(void);
 
 /* Host library (lkl/host). */

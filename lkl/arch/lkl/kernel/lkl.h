@@ -52,6 +52,7 @@ int lkl_task_set_signal_callback(void *handle,
 				 void *data);
 long lkl_task_syscall(void *handle, long nr, long *params,
 		      unsigned long *signals);
+long lkl_task_interrupt(void *handle);
 unsigned long lkl_pending_signals(void);
 
 /* The kernel's lifecycle within the host process. */

@@ -129,6 +129,12 @@ static long run_syscall(long nr, long *p)
  * lkl_pending_signals(). Every handler is a placeholder (see
  * lkl_init_task_main()), so the signals only interrupt sleeps here.
  */
+/*
+ * Sent by lkl_task_interrupt() only to cut a task's wait short: it is
+ * flushed with the others but never reported to the host.
+ */
+#define LKL_INTERRUPT_SIGNAL _NSIG
+
 static void collect_signals(struct lkl_request *req)
 {
 	struct sighand_struct *sighand = current->sighand;
@@ -143,7 +149,7 @@ static void collect_signals(struct lkl_request *req)
 	flush_sigqueue(&current->signal->shared_pending);
 	recalc_sigpending();
 	spin_unlock_irq(&sighand->siglock);
-	req->signals |= mask;
+	req->signals |= mask & ~(1UL << (LKL_INTERRUPT_SIGNAL - 1));
 }
 
 static void run_request(struct lkl_request *req)
@@ -159,9 +165,10 @@ static void run_request(struct lkl_request *req)
 	clear_thread_flag(TIF_NOTIFY_RESUME);
 	task_work_run();
 
-	/* Restart codes must never reach the caller. */
-	if (ret <= -ERESTARTSYS && ret >= -ERESTART_RESTARTBLOCK)
-		ret = -EINTR;
+	/*
+	 * Restart codes (-ERESTARTSYS and co.) are left for the caller:
+	 * lkl_task_syscall() returns them, the others turn them into -EINTR.
+	 */
 	collect_signals(req);
 	complete_request(req, ret);
 }
@@ -345,6 +352,13 @@ static struct lkl_request *current_request(void)
 	return req;
 }
 
+static long restart_to_eintr(long ret)
+{
+	if (ret <= -ERESTARTSYS && ret >= -ERESTART_RESTARTBLOCK)
+		return -EINTR;
+	return ret;
+}
+
 static long submit(long nr, long *params, long (*call)(void *), void *arg)
 {
 	static long no_params[6];
@@ -360,7 +374,7 @@ static long submit(long nr, long *params, long (*call)(void *), void *arg)
 	req->call = call;
 	req->call_arg = arg;
 	submit_and_wait(req);
-	return req->ret;
+	return restart_to_eintr(req->ret);
 }
 
 long lkl_syscall(long nr, long *params)
@@ -372,6 +386,9 @@ long lkl_syscall(long nr, long *params)
  * A system call on a given task (from lkl_task_spawn()) rather than on the
  * calling thread's own; any host thread may call it, one at a time per task.
  * The task's pending signals are returned through *signals, if not NULL.
+ * A call cut short by a signal returns its restart code (-ERESTARTSYS,
+ * -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK): the caller
+ * decides, as the host does for its own calls, whether it restarts.
  */
 long lkl_task_syscall(void *handle, long nr, long *params,
 		      unsigned long *signals)
@@ -411,10 +428,35 @@ int lkl_task_set_signal_callback(void *handle,
 	return 0;
 }
 
+static long interrupt_call(void *arg)
+{
+	struct lkl_request *req = arg;
+	struct task_struct *task = READ_ONCE(req->task);
+
+	if (task)
+		send_sig(LKL_INTERRUPT_SIGNAL, task, 1);
+	return 0;
+}
+
+/*
+ * Cuts short the interruptible wait of the call the task is serving, as a
+ * signal would (the call returns a restart code); a task between calls
+ * just drops it. Any host thread may call it, also while another thread is
+ * in lkl_task_syscall() on the task.
+ */
+long lkl_task_interrupt(void *handle)
+{
+	struct lkl_request *req = handle;
+
+	if (!req || !req->task)
+		return -EINVAL;
+	return submit(0, NULL, interrupt_call, req);
+}
+
 /* lkl_task_exec() for a given task, naming it after the program (if not NULL). */
 long lkl_task_exec_on(void *handle, const char *name)
 {
-	return call_on(handle, exec_call, (void *)name);
+	return restart_to_eintr(call_on(handle, exec_call, (void *)name));
 }
 
 long lkl_kernel_call(long (*fn)(void *), void *arg)
@@ -512,7 +554,7 @@ static void *spawn_on(struct lkl_request *parent, unsigned long flags,
 	child->call = noop_call;
 	child->pending = 1;
 	sa.child = child;
-	ret = call_on(parent, spawn_call, &sa);
+	ret = restart_to_eintr(call_on(parent, spawn_call, &sa));
 	if (ret) {
 		lkl_ops->sem_free(child->done);
 		lkl_ops->mem_free(child);
