@@ -211,6 +211,11 @@ pub fn wait(record: &ContainerRecord, state_dir: &Path) -> Result<i32, EngineErr
     // supervisor, which hands them to the first process).
     let forwarded = forwarded_signals();
     let _ = forwarded.thread_block();
+    // SIGCHLD too: the supervisor is usually our child (run), and its exit must end the
+    // wait at once, not at the next timeout.
+    let mut awaited = forwarded;
+    awaited.add(nix::sys::signal::Signal::SIGCHLD);
+    let _ = awaited.thread_block();
     loop {
         match nix::sys::wait::waitpid(
             Pid::from_raw(pid),
@@ -226,8 +231,8 @@ pub fn wait(record: &ContainerRecord, state_dir: &Path) -> Result<i32, EngineErr
             tv_nsec: 50_000_000,
         };
         // SAFETY: sigtimedwait reads the set and timeout and writes nothing we pass.
-        let sig = unsafe { libc::sigtimedwait(forwarded.as_ref(), std::ptr::null_mut(), &timeout) };
-        if sig > 0 {
+        let sig = unsafe { libc::sigtimedwait(awaited.as_ref(), std::ptr::null_mut(), &timeout) };
+        if sig > 0 && sig != libc::SIGCHLD {
             // SAFETY: kill(2) on the supervisor; no memory involved.
             unsafe { libc::kill(pid, sig) };
         }

@@ -158,11 +158,34 @@ static void host_mem_free(void *p)
 	free(p);
 }
 
+/*
+ * The block becomes the kernel's "physical" memory, and the page allocator's
+ * setup walks every page block from physical address 0 up to its start: at
+ * the usual mmap addresses (0x7f...) that walk alone costs tens of
+ * milliseconds per boot. So a low address (from 4 GiB, clear of the program
+ * and of 32-bit mappings) is tried first, without replacing any mapping.
+ */
+#define LOW_BLOCK_BASE (1UL << 32)
+#define LOW_BLOCK_TRIES 16
+
 static void *host_page_alloc(unsigned long size)
 {
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	const int prot = PROT_READ | PROT_WRITE;
+	const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	unsigned long step = (size + (1UL << 30) - 1) & ~((1UL << 30) - 1);
+	void *p;
+	int i;
 
+	for (i = 0; i < LOW_BLOCK_TRIES; i++) {
+		void *want = (void *)(LOW_BLOCK_BASE + i * step);
+
+		p = mmap(want, size, prot, flags | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p == want)
+			return p;
+		if (p != MAP_FAILED)	/* a kernel that took it as a hint */
+			munmap(p, size);
+	}
+	p = mmap(NULL, size, prot, flags, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
