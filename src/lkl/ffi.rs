@@ -93,6 +93,15 @@ extern "C" {
     /// Cuts short the interruptible wait of the call the task behind `handle` is serving
     /// (it returns a restart code); callable from any thread, also during a call.
     pub fn lkl_task_interrupt(handle: *mut c_void) -> c_long;
+    /// Runs `f(arg)` on the task behind `handle`, in kernel context on the task's own host
+    /// thread, without waiting; `done(arg, ret)` is called there once the task takes
+    /// requests again. `lkl_task_syscall` on the same task from `f` involves no hand-off.
+    pub fn lkl_task_call_async(
+        handle: *mut c_void,
+        f: unsafe extern "C" fn(arg: *mut c_void) -> c_long,
+        done: unsafe extern "C" fn(arg: *mut c_void, ret: c_long),
+        arg: *mut c_void,
+    ) -> c_long;
     /// A syscall on the task behind `handle`; the signals the kernel raised against the task
     /// are stored in `*signals` (a bit per signal, bit n-1 for signal n). A call cut short by
     /// a signal returns its restart code (-ERESTARTSYS, ...).

@@ -165,6 +165,74 @@ impl Task {
     }
 }
 
+/// Work for [`Task::call_async`]: runs on the task, and gives back what to do once the task
+/// is free for its next request.
+pub type AsyncWork = Box<dyn FnOnce() -> Continuation + Send>;
+/// What [`AsyncWork`] leaves to do after the task is free again.
+pub type Continuation = Box<dyn FnOnce() + Send>;
+
+struct AsyncCall {
+    work: Option<AsyncWork>,
+    then: Option<Continuation>,
+}
+
+impl Task {
+    /// Runs `work` on this task without waiting for it: in kernel context, on the task's own
+    /// host thread, so that the syscalls `work` makes on this task ([`Task::syscall`]) cost
+    /// no hand-off between host threads. What `work` returns runs there too, once the task
+    /// takes requests again. `work` may block in the kernel (reading an empty pipe); the
+    /// kernel runs other tasks meanwhile. `work` must not make syscalls through other paths
+    /// ([`super::thread_syscall`], a [`Kernel`]): the host thread holds the kernel's CPU.
+    pub fn call_async(&self, work: AsyncWork) -> Result<(), Errno> {
+        let _busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        let call = Box::into_raw(Box::new(AsyncCall {
+            work: Some(work),
+            then: None,
+        }));
+        // SAFETY: the handle is live and not in use; `call` is a leaked box that
+        // run_async_call borrows and finish_async_call takes back, exactly once.
+        let ret = unsafe {
+            ffi::lkl_task_call_async(
+                self.handle.as_ptr(),
+                run_async_call,
+                finish_async_call,
+                call.cast(),
+            )
+        };
+        if ret < 0 {
+            // SAFETY: not submitted: the box is still ours.
+            drop(unsafe { Box::from_raw(call) });
+            return Err(Errno::from_raw(-(ret as i32)));
+        }
+        Ok(())
+    }
+}
+
+/// Runs an [`AsyncCall`]'s work in kernel context; a panic must not unwind into C.
+unsafe extern "C" fn run_async_call(arg: *mut c_void) -> c_long {
+    // SAFETY: arg is the AsyncCall call_async leaked; only this function and
+    // finish_async_call (which runs after it) touch it.
+    let call = unsafe { &mut *arg.cast::<AsyncCall>() };
+    if let Some(work) = call.work.take() {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+            Ok(then) => call.then = Some(then),
+            Err(_) => log::error!("a call served on a kernel task panicked"),
+        }
+    }
+    0
+}
+
+/// Runs an [`AsyncCall`]'s continuation and frees it (also when the kernel halted first).
+unsafe extern "C" fn finish_async_call(arg: *mut c_void, _ret: c_long) {
+    // SAFETY: arg is the AsyncCall call_async leaked; this is its last use.
+    let call = unsafe { Box::from_raw(arg.cast::<AsyncCall>()) };
+    if let Some(then) = call.then {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(then)).is_err() {
+            log::error!("finishing a call served on a kernel task panicked");
+        }
+    }
+}
+
 /// Runs on a kernel thread: only host syscalls, no calls back into the kernel.
 unsafe extern "C" fn deliver_signals(data: *mut c_void, mask: c_ulong) {
     let tid = data as isize as libc::pid_t;

@@ -1,11 +1,13 @@
 //! The ptrace transport: runs the container's processes as traced host processes and feeds
 //! every syscall the seccomp filter stops for to the dispatcher.
 //!
-//! One tracer thread owns all ptrace requests (the kernel requires it). Each guest thread has
-//! a proxy thread that serves its syscalls, so a guest blocked in the container's kernel
-//! (reading an empty pipe, waiting on a child) never holds up the others: proxies post their
-//! results back, and the tracer applies them and resumes the guest. The tracer waits on a
-//! signalfd for SIGCHLD (ptrace stops) and an eventfd (proxy results) at once.
+//! One tracer thread owns all ptrace requests (the kernel requires it). Each guest thread's
+//! syscalls are served on its own kernel task, in kernel context on that task's host thread
+//! ([`Task::call_async`]), so a guest blocked in the container's kernel (reading an empty
+//! pipe, waiting on a child) never holds up the others, and the kernel calls a syscall's
+//! service makes cost no hand-off between host threads. The served results are posted back,
+//! and the tracer applies them and resumes the guest. The tracer waits on a signalfd for
+//! SIGCHLD (ptrace stops) and an eventfd (results) at once.
 
 pub mod control;
 pub mod filter;
@@ -14,7 +16,6 @@ pub mod memory;
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 
 use nix::errno::Errno;
@@ -86,22 +87,13 @@ pub struct Control {
     pub exec: ExecSetup,
 }
 
-struct Job {
-    call: Call,
-}
-
 struct Done {
     tid: i32,
     served: Served,
 }
 
-struct Proxy {
-    jobs: mpsc::Sender<Job>,
-}
-
 struct Guest {
     task: Arc<Task>,
-    proxy: Proxy,
     /// Work to finish at the exit of a syscall the host runs on the guest's behalf.
     on_exit: Option<ExitHook>,
     /// Stopped before its parent's fork event named it: resume once it is set up.
@@ -110,7 +102,7 @@ struct Guest {
     thread: bool,
 }
 
-/// Shared with the proxies: results, and the set of the container's host pids.
+/// Shared with the calls served on kernel tasks: results, and the container's host pids.
 struct Shared {
     done: Mutex<Vec<Done>>,
     wake: EventFd,
@@ -120,37 +112,40 @@ struct Shared {
     foreground: crate::syscalls::Foreground,
 }
 
-fn spawn_proxy(tid: i32, task: Arc<Task>, shared: Arc<Shared>) -> Proxy {
-    let (tx, rx) = mpsc::channel::<Job>();
-    std::thread::Builder::new()
-        .name(format!("proxy-{tid}"))
-        .spawn(move || {
-            let is_guest = |pid: i32| {
-                shared
-                    .guests
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .contains(&pid)
-            };
-            let ctx = Context {
-                mem: GuestMemory::new(tid),
-                task: &task,
-                exec: &shared.loader,
-                is_guest: &is_guest,
-                foreground: &shared.foreground,
-            };
-            for job in rx {
-                let served = dispatch(&ctx, &job.call);
-                shared
-                    .done
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(Done { tid, served });
-                let _ = shared.wake.write(1);
-            }
+/// Serves `call` of guest `tid` on its kernel task, and posts the result for the tracer.
+fn serve_on_task(
+    task: &Arc<Task>,
+    shared: &Arc<Shared>,
+    tid: i32,
+    call: Call,
+) -> Result<(), Errno> {
+    let (task_ref, shared) = (task.clone(), shared.clone());
+    task.call_async(Box::new(move || {
+        let is_guest = |pid: i32| {
+            shared
+                .guests
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&pid)
+        };
+        let ctx = Context {
+            mem: GuestMemory::new(tid),
+            task: &task_ref,
+            exec: &shared.loader,
+            is_guest: &is_guest,
+            foreground: &shared.foreground,
+        };
+        let served = dispatch(&ctx, &call);
+        drop(task_ref);
+        Box::new(move || {
+            shared
+                .done
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Done { tid, served });
+            let _ = shared.wake.write(1);
         })
-        .expect("spawning a proxy thread");
-    Proxy { jobs: tx }
+    }))
 }
 
 /// Runs `program` as the container's first process, on kernel task `task`, and traces it
@@ -339,7 +334,6 @@ struct Tracer {
 impl Tracer {
     fn add_guest(&mut self, tid: i32, task: Arc<Task>, thread: bool) {
         task.forward_signals_to(tid);
-        let proxy = spawn_proxy(tid, task.clone(), self.shared.clone());
         self.shared
             .guests
             .write()
@@ -349,7 +343,6 @@ impl Tracer {
             tid,
             Guest {
                 task,
-                proxy,
                 on_exit: None,
                 waiting: false,
                 thread,
@@ -358,14 +351,19 @@ impl Tracer {
     }
 
     fn remove_guest(&mut self, tid: i32) {
-        self.in_flight.remove(&tid);
         self.shared
             .guests
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&tid);
-        // Dropping the proxy's channel ends its thread, which then releases the task.
-        self.guests.remove(&tid);
+        let guest = self.guests.remove(&tid);
+        if self.in_flight.remove(&tid).is_some() {
+            // A call still blocked in the kernel for a dead guest: end it, so that its task
+            // (which the call holds) is released.
+            if let Some(guest) = &guest {
+                guest.task.interrupt();
+            }
+        }
     }
 
     fn run_loop(&mut self, sigchld: &SignalFd) -> Result<ExitStatus, TraceError> {
@@ -679,18 +677,33 @@ impl Tracer {
             call.args
         );
         match self.guests.get(&tid) {
-            Some(g) => {
-                if g.proxy.jobs.send(Job { call }).is_err() {
-                    self.resume(tid, None);
-                } else {
+            Some(g) => match serve_on_task(&g.task, &self.shared, tid, call) {
+                Ok(()) => {
                     self.in_flight
                         .insert(tid, (std::time::Instant::now(), false));
                 }
-            }
+                Err(e) => {
+                    // Never let the host run it instead: fail the call.
+                    log::error!("{tid}: cannot serve syscall {}: {e}", call.nr);
+                    self.fail_call(tid, Errno::EIO);
+                }
+            },
             None => {
                 log::error!("syscall {} from unknown tracee {tid}", call.nr);
                 // SAFETY: kill(2) on a pid we trace.
                 unsafe { libc::kill(tid, libc::SIGKILL) };
+            }
+        }
+    }
+
+    /// Skips the syscall a guest is stopped in, making it fail with `errno`.
+    fn fail_call(&self, tid: i32, errno: Errno) {
+        let pid = Pid::from_raw(tid);
+        if let Ok(mut regs) = ptrace::getregs(pid) {
+            regs.orig_rax = u64::MAX;
+            regs.rax = (-(errno as i64)) as u64;
+            if ptrace::setregs(pid, regs).is_ok() {
+                self.resume(tid, None);
             }
         }
     }

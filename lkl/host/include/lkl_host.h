@@ -37,6 +37,8 @@ int lkl_task_set_signal_callback(void *handle,
 long lkl_task_syscall(void *handle, long nr, long *params,
 		      unsigned long *signals);
 long lkl_task_interrupt(void *handle);
+long lkl_task_call_async(void *handle, long (*fn)(void *),
+			 void (*done)(void *, long), void *arg);
 unsigned long lkl_pending_signals(void);
 
 /* Host library (lkl/host). */

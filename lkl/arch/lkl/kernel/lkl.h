@@ -53,6 +53,8 @@ int lkl_task_set_signal_callback(void *handle,
 long lkl_task_syscall(void *handle, long nr, long *params,
 		      unsigned long *signals);
 long lkl_task_interrupt(void *handle);
+long lkl_task_call_async(void *handle, long (*fn)(void *),
+			 void (*done)(void *, long), void *arg);
 unsigned long lkl_pending_signals(void);
 
 /* The kernel's lifecycle within the host process. */

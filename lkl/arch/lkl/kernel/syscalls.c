@@ -48,6 +48,12 @@ struct lkl_request {
 	void *signal_data;
 	int pending;			/* submitted and not yet completed */
 	/*
+	 * A call nobody waits for (lkl_task_call_async()): async_done(call_arg,
+	 * ret) is called on the task once it is over, instead of posting done.
+	 */
+	bool async;
+	void (*async_done)(void *arg, long ret);
+	/*
 	 * On the submitted list. A task that is awake may pick a new request up
 	 * before the interrupt has drained the list (it checks pending), so a
 	 * request must never be pushed while it is still on the list.
@@ -68,6 +74,8 @@ static struct lkl_request *unstarted;
 static LIST_HEAD(worker_list);
 static struct task_struct *lkl_init_task;
 static struct lkl_tls_key *request_key;
+/* On a task's own host thread: its request (see lkl_task_syscall()). */
+static struct lkl_tls_key *running_key;
 
 static void complete_request(struct lkl_request *req, long ret)
 {
@@ -77,7 +85,7 @@ static void complete_request(struct lkl_request *req, long ret)
 	lkl_ops->sem_up(req->done);
 }
 
-static void submit_and_wait(struct lkl_request *req)
+static void submit_request(struct lkl_request *req)
 {
 	struct lkl_request *head = __atomic_load_n(&submitted, __ATOMIC_SEQ_CST);
 
@@ -90,6 +98,11 @@ static void submit_and_wait(struct lkl_request *req)
 						      __ATOMIC_SEQ_CST));
 	}
 	lkl_trigger_irq(LKL_SYSCALL_IRQ);
+}
+
+static void submit_and_wait(struct lkl_request *req)
+{
+	submit_request(req);
 	lkl_ops->sem_down(req->done);
 }
 
@@ -170,6 +183,17 @@ static void run_request(struct lkl_request *req)
 	 * lkl_task_syscall() returns them, the others turn them into -EINTR.
 	 */
 	collect_signals(req);
+	if (req->async) {
+		void (*done)(void *, long) = req->async_done;
+		void *arg = req->call_arg;
+
+		req->async = false;
+		req->ret = ret;
+		/* Free for the next request before the caller hears of this one. */
+		__atomic_store_n(&req->pending, 0, __ATOMIC_SEQ_CST);
+		done(arg, ret);
+		return;
+	}
 	complete_request(req, ret);
 }
 
@@ -204,6 +228,7 @@ static int syscall_worker(void *arg)
 	struct lkl_request *req = arg;
 
 	req->task = current;
+	lkl_ops->tls_set(running_key, req);
 	local_irq_disable();
 	list_add(&req->workers, &worker_list);
 	local_irq_enable();
@@ -305,6 +330,7 @@ void __noreturn lkl_init_task_main(void)
 	lkl_init_task = current;
 	init_signal_actions();
 	request_key = lkl_ops->tls_alloc(request_destructor);
+	running_key = lkl_ops->tls_alloc(NULL);
 	if (!request_key)
 		panic("lkl: cannot allocate a host thread-local key\n");
 	err = request_irq(LKL_SYSCALL_IRQ, syscall_irq, 0, "syscall", NULL);
@@ -400,6 +426,19 @@ long lkl_task_syscall(void *handle, long nr, long *params,
 		return -ENODEV;
 	if (!req || !req->task)
 		return -EINVAL;
+	if (lkl_ops->tls_get(running_key) == req) {
+		/* From a call running on the task itself: no hand-off. */
+		long ret = run_syscall(nr, params ? params : no_params);
+
+		clear_thread_flag(TIF_NOTIFY_RESUME);
+		task_work_run();
+		collect_signals(req);
+		if (signals) {
+			*signals = req->signals;
+			req->signals = 0;
+		}
+		return ret;
+	}
 	req->nr = nr;
 	req->params = params ? params : no_params;
 	req->call = NULL;
@@ -409,6 +448,33 @@ long lkl_task_syscall(void *handle, long nr, long *params,
 		req->signals = 0;
 	}
 	return req->ret;
+}
+
+/*
+ * Runs fn(arg) on the task behind handle, in kernel context on the task's
+ * own host thread, without waiting: done(arg, ret) is called there once it
+ * is over and the task takes requests again. lkl_task_syscall() on the same
+ * task from fn is a plain call, with no hand-off between host threads.
+ * -EBUSY while the task serves another request.
+ */
+long lkl_task_call_async(void *handle, long (*fn)(void *),
+			 void (*done)(void *, long), void *arg)
+{
+	struct lkl_request *req = handle;
+
+	if (READ_ONCE(lkl_state) != LKL_STATE_RUNNING)
+		return -ENODEV;
+	if (!req || !req->task || !fn || !done)
+		return -EINVAL;
+	if (__atomic_load_n(&req->pending, __ATOMIC_SEQ_CST))
+		return -EBUSY;
+	req->nr = 0;
+	req->call = fn;
+	req->call_arg = arg;
+	req->async_done = done;
+	req->async = true;
+	submit_request(req);
+	return 0;
 }
 
 /*
@@ -640,9 +706,17 @@ void lkl_fail_pending_syscalls(void)
 		complete_request(req, -ESHUTDOWN);
 	}
 	unstarted = NULL;
-	list_for_each_entry(req, &worker_list, workers)
-		if (__atomic_load_n(&req->pending, __ATOMIC_SEQ_CST))
+	list_for_each_entry(req, &worker_list, workers) {
+		if (!__atomic_load_n(&req->pending, __ATOMIC_SEQ_CST))
+			continue;
+		if (req->async) {
+			req->async = false;
+			__atomic_store_n(&req->pending, 0, __ATOMIC_SEQ_CST);
+			req->async_done(req->call_arg, -ESHUTDOWN);
+		} else {
 			complete_request(req, -ESHUTDOWN);
+		}
+	}
 }
 
 void lkl_syscall_host_cleanup(void)
@@ -650,4 +724,7 @@ void lkl_syscall_host_cleanup(void)
 	if (request_key)
 		lkl_ops->tls_free(request_key);
 	request_key = NULL;
+	if (running_key)
+		lkl_ops->tls_free(running_key);
+	running_key = NULL;
 }
