@@ -75,6 +75,8 @@ pub fn run(
     started: impl FnOnce(Result<(), String>),
 ) -> Result<i32, SupervisorError> {
     tracer::block_signals().map_err(setup_err("blocking signals"))?;
+    // Before the kernel starts its threads, which inherit it.
+    tracer::affinity::settle();
     let spec = &bundle.spec;
     let process = spec.process().as_ref().ok_or(SupervisorError::NoProcess)?;
     let readonly = spec

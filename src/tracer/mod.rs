@@ -9,6 +9,7 @@
 //! and the tracer applies them and resumes the guest. The tracer waits on a signalfd for
 //! SIGCHLD (ptrace stops) and an eventfd (results) at once.
 
+pub mod affinity;
 pub mod control;
 pub mod filter;
 pub mod memory;
@@ -100,6 +101,8 @@ struct Guest {
     waiting: bool,
     /// A thread of another guest (not listed by `ps`).
     thread: bool,
+    /// Which CPUs it may use (see [`affinity`]).
+    placement: affinity::Placement,
 }
 
 /// Shared with the calls served on kernel tasks: results, and the container's host pids.
@@ -192,6 +195,7 @@ pub fn run(
         exec_waiters: HashMap::new(),
         deadline: timeout.map(|t| std::time::Instant::now() + t),
         in_flight: HashMap::new(),
+        placements_checked: std::time::Instant::now(),
     };
     tracer.add_guest(root, Arc::new(task), false);
     tracer.run_loop(&sigchld)
@@ -327,8 +331,10 @@ struct Tracer {
     exec_waiters: HashMap<i32, (std::os::unix::net::UnixStream, Option<Drain>)>,
     /// When the first process is killed, if it has not exited by then.
     deadline: Option<std::time::Instant>,
-    /// Guests whose call a proxy is serving: since when, and whether it was interrupted.
+    /// Guests whose call a kernel task is serving: since when, whether it was interrupted.
     in_flight: HashMap<i32, (std::time::Instant, bool)>,
+    /// When guests idle in served syscalls were last given back every CPU.
+    placements_checked: std::time::Instant,
 }
 
 impl Tracer {
@@ -346,6 +352,7 @@ impl Tracer {
                 on_exit: None,
                 waiting: false,
                 thread,
+                placement: affinity::Placement::new(tid),
             },
         );
     }
@@ -393,7 +400,16 @@ impl Tracer {
                     fds.push(PollFd::new(control.listener.as_fd(), PollFlags::POLLIN));
                 }
                 // While calls are in flight, wake often enough to see signals for them.
-                let timeout: u16 = if self.in_flight.is_empty() { 200 } else { 20 };
+                // Also while guests are held on the supervisor's CPU, to release them soon.
+                let held = affinity::settled().is_some()
+                    && self.guests.values().any(|g| g.placement.held());
+                let timeout: u16 = if !self.in_flight.is_empty() {
+                    20
+                } else if held {
+                    25
+                } else {
+                    200
+                };
                 match poll(&mut fds, PollTimeout::from(timeout)) {
                     Ok(_) | Err(Errno::EINTR) => {}
                     Err(e) => return Err(TraceError::Ptrace(e)),
@@ -414,6 +430,25 @@ impl Tracer {
             }
             let _ = self.shared.wake.read();
             self.interrupt_signalled();
+            self.release_idle_guests();
+        }
+    }
+
+    /// Gives guests that have made no served syscall for a while every CPU back.
+    fn release_idle_guests(&mut self) {
+        const EVERY: std::time::Duration = std::time::Duration::from_millis(25);
+        let Some(affinity) = affinity::settled() else {
+            return;
+        };
+        let now = std::time::Instant::now();
+        if now.duration_since(self.placements_checked) < EVERY {
+            return;
+        }
+        self.placements_checked = now;
+        for (tid, guest) in self.guests.iter_mut() {
+            if !self.in_flight.contains_key(tid) {
+                guest.placement.maybe_release(affinity, *tid, now);
+            }
         }
     }
 
@@ -712,6 +747,10 @@ impl Tracer {
         let done = std::mem::take(&mut *self.shared.done.lock().unwrap_or_else(|e| e.into_inner()));
         for Done { tid, served } in done {
             self.in_flight.remove(&tid);
+            if let (Some(affinity), Some(guest)) = (affinity::settled(), self.guests.get_mut(&tid))
+            {
+                guest.placement.served(affinity, tid);
+            }
             log::trace!("{tid}: {:?} signals {:#x}", served.action, served.signals);
             let pid = Pid::from_raw(tid);
             let Ok(mut regs) = ptrace::getregs(pid) else {
