@@ -36,6 +36,12 @@ for _ in $(seq "$BOOTS"); do
 done
 echo "lkl.sh: syscalls, $ITERS per thread" >&2
 "$BENCH" syscalls "$work/rootfs.img" "$ITERS" > "$work/syscalls"
+# The same on one CPU: every hand-off between host threads is then a local context switch
+# instead of a wake-up across CPUs (what kbox's supervisor arranges, see docs/benchmarks.md).
+if command -v taskset >/dev/null && [ "$(nproc)" -gt 1 ]; then
+  echo "lkl.sh: syscalls on one CPU" >&2
+  taskset -c 0 "$BENCH" syscalls "$work/rootfs.img" "$ITERS" | sed 's/^/cpu0_/' >> "$work/syscalls"
+fi
 
 # median and minimum of the values of KEY in FILE
 stats() {
@@ -59,10 +65,15 @@ for call in getpid fstat host_getpid; do
   [ "$call" = host_getpid ] && label="getpid on the host (for scale)"
   [ "$call" = getpid ] && label="getpid via lkl_syscall"
   [ "$call" = fstat ] && label="fstat via lkl_syscall (open ext4 file)"
-  for t in 1 4; do
-    per_call=$(val "${call}_t${t}_per_call_ns")
-    row "$label, $t thread(s)" "$(val "${call}_t${t}_latency_ns") ns" \
-      "latency per call; $(echo "scale=0; 1000000000 / $per_call" | bc) calls/s in total"
+  for prefix in "" cpu0_; do
+    where=""
+    [ -n "$prefix" ] && where=", one CPU"
+    for t in 1 4; do
+      per_call=$(val "${prefix}${call}_t${t}_per_call_ns")
+      [ -n "$per_call" ] || continue
+      row "$label, $t thread(s)$where" "$(val "${prefix}${call}_t${t}_latency_ns") ns" \
+        "latency per call; $(echo "scale=0; 1000000000 / $per_call" | bc) calls/s in total"
+    done
   done
 done
 row "peak RSS, boot + mount + halt (median)" "$rss_boot_med KiB" "max RSS of the process"
