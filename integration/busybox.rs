@@ -872,6 +872,25 @@ fn proc_mounts_of_the_container_kernel() {
 }
 
 #[test]
+fn pids_in_proc_are_the_pids_the_processes_have() {
+    // Each process's task in the container's kernel has the process's own pid, so /proc
+    // agrees with $$ and $!, and a pid found in /proc (as pkill finds it) can be signalled.
+    let run = Kbox::new().sh("[ -d /proc/$$ ] && echo shell in proc
+         sleep 30 & p=$!
+         [ \"$(cut -d' ' -f4 /proc/$p/stat)\" = $$ ] && echo parent is the shell
+         sh -c 'echo $$ > /tmp/inner; readlink /proc/self > /tmp/self'
+         [ \"$(cat /tmp/inner)\" = \"$(cat /tmp/self)\" ] && echo self is getpid
+         for d in /proc/[0-9]*; do
+           [ \"$(cat $d/comm 2>/dev/null)\" = sleep ] && kill ${d#/proc/}
+         done
+         wait $p; echo sleep status $?");
+    assert_output(
+        &run,
+        "shell in proc\nparent is the shell\nself is getpid\nsleep status 143\n",
+    );
+}
+
+#[test]
 fn proc_self_of_the_container_kernel() {
     let run = Kbox::new().sh(
         "cd /usr/share/kbox-test; readlink /proc/self/cwd

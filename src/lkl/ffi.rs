@@ -79,6 +79,13 @@ extern "C" {
         flags: c_ulong,
         err: *mut c_long,
     ) -> *mut c_void;
+    /// As `lkl_task_spawn_from`, the new task's pid `pid` if it is free in the kernel.
+    pub fn lkl_task_spawn_as(
+        parent: *mut c_void,
+        flags: c_ulong,
+        pid: c_int,
+        err: *mut c_long,
+    ) -> *mut c_void;
     /// Ends the task behind `handle` and frees the handle.
     pub fn lkl_task_release(handle: *mut c_void);
     /// Has `cb(data, mask)` called (on a kernel thread) with signals raised against the idle

@@ -79,13 +79,16 @@ impl Task {
         spawned(handle, err)
     }
 
-    /// Forks this task as the guest's fork or clone with `flags` does.
-    pub fn spawn(&self, flags: u64) -> Result<Task, Errno> {
+    /// Forks this task as the guest's fork or clone with `flags` does. The new task gets
+    /// pid `pid` (the guest's host pid or tid), so that the container's /proc agrees with
+    /// what the guest's getpid says, unless the kernel uses that pid already.
+    pub fn spawn(&self, flags: u64, pid: i32) -> Result<Task, Errno> {
         let _busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
         let mut err: c_long = 0;
         // SAFETY: the handle is live (owned by self) and not in use (busy held).
-        let handle =
-            unsafe { ffi::lkl_task_spawn_from(self.handle.as_ptr(), flags as c_ulong, &mut err) };
+        let handle = unsafe {
+            ffi::lkl_task_spawn_as(self.handle.as_ptr(), flags as c_ulong, pid, &mut err)
+        };
         spawned(handle, err)
     }
 

@@ -44,6 +44,7 @@ pub fn run(kind: &str, hooks: &[Hook], state: &[u8], root: &str) -> Result<(), S
                 .map(|e| cstr(e))
                 .collect::<Result<_, _>>()?,
             rlimits: Vec::new(),
+            terminal_session: false,
         };
 
         // stdin: a host pipe holding the state; stdout and stderr: ours.

@@ -382,6 +382,7 @@ fn resolve_program(
             .ok_or_else(|| SupervisorError::NotFound(first.clone(), path_var.clone()))?
     };
     Ok(Program {
+        terminal_session: process.terminal().unwrap_or(false),
         rlimits: rlimits(process)?,
         path: cstr(&path)?,
         argv: args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?,

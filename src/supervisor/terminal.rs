@@ -19,7 +19,7 @@ use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use nix::sys::termios;
 
 use super::pump::{self, End, KernelFd};
-use super::{setup_err, task_call, SupervisorError};
+use super::{setup_err, SupervisorError};
 use crate::lkl::{sysnr as k, thread_syscall, Task, AT_FDCWD};
 
 /// How often the host terminal's size is copied to the container's.
@@ -180,7 +180,7 @@ impl Terminal {
         }
     }
 
-    /// Makes the pty the controlling terminal and stdio of `task`, in a session of its own.
+    /// Makes the pty the stdio of `task`.
     pub fn install(
         &mut self,
         task: &Task,
@@ -195,12 +195,9 @@ impl Terminal {
             .into_iter()
             .chain(extra.iter())
             .collect();
-        super::stdio::arrange(task, &fds)?;
-        task_call(task, k::SETSID, [0; 6])
-            .map_err(setup_err("starting the container's session"))?;
-        task_call(task, k::IOCTL, [0, libc::TIOCSCTTY as i64, 0, 0, 0, 0])
-            .map_err(setup_err("attaching the controlling terminal"))?;
-        Ok(())
+        // The session and the controlling terminal come once the process has its host pid
+        // (see `Program::terminal_session`).
+        super::stdio::arrange(task, &fds)
     }
 
     /// Waits (a bounded time) until every process has closed the container's side and the

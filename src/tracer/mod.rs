@@ -68,6 +68,30 @@ pub struct Program {
     pub env: Vec<CString>,
     /// `process.rlimits` as (resource, soft, hard), set in the process before it execs.
     pub rlimits: Vec<(u32, u64, u64)>,
+    /// Leads a session of its own in the container's kernel, with its stdin (a terminal
+    /// of that kernel) as its controlling terminal.
+    pub terminal_session: bool,
+}
+
+/// The task a process gets once its host pid is known: a fork of `prepared` (which holds
+/// its root, cwd, credentials and fds) with that pid, so that the container's /proc agrees
+/// with getpid; then its session, if it leads one on its terminal.
+fn task_for_pid(prepared: Task, pid: i32, program: &Program) -> Result<Task, Errno> {
+    let task = prepared.spawn(0, pid)?;
+    drop(prepared);
+    if program.terminal_session {
+        // SAFETY: plain integer arguments.
+        unsafe { task.syscall(crate::lkl::sysnr::SETSID, [0; 6]) }.ret?;
+        // SAFETY: TIOCSCTTY takes an integer argument.
+        unsafe {
+            task.syscall(
+                crate::lkl::sysnr::IOCTL,
+                [0, libc::TIOCSCTTY as i64, 0, 0, 0, 0],
+            )
+        }
+        .ret?;
+    }
+    Ok(task)
 }
 
 /// What `exec` needs from the supervisor: a kernel task set up for `process` (root, cwd,
@@ -182,6 +206,15 @@ pub fn run(
         })?;
     }
     let root = spawn_traced(program, &programs)?;
+    let task = match task_for_pid(task, root, program) {
+        Ok(task) => task,
+        Err(e) => {
+            // SAFETY: kill(2) on the child we just forked; no memory involved.
+            unsafe { libc::kill(root, libc::SIGKILL) };
+            let _ = waitpid(Pid::from_raw(root), Some(WaitPidFlag::__WALL));
+            return Err(TraceError::Spawn(e));
+        }
+    };
     let mut tracer = Tracer {
         guests: HashMap::new(),
         early: HashSet::new(),
@@ -610,6 +643,17 @@ impl Tracer {
                     Ok(pid) => pid,
                     Err(e) => return control::reply(&stream, &Reply::Error(e.to_string())),
                 };
+                let task = match task_for_pid(task, pid, &program) {
+                    Ok(task) => task,
+                    Err(e) => {
+                        // SAFETY: kill(2) on the child we just forked; reaped as a stray.
+                        unsafe { libc::kill(pid, libc::SIGKILL) };
+                        return control::reply(
+                            &stream,
+                            &Reply::Error(format!("preparing the process's task: {e}")),
+                        );
+                    }
+                };
                 self.add_guest(pid, Arc::new(task), false);
                 control::reply(&stream, &Reply::Started { pid });
                 if !detach {
@@ -662,7 +706,7 @@ impl Tracer {
                 0
             };
             let task = self.guests.get(&tid).map(|g| g.task.clone());
-            match task.map(|t| t.spawn(flags & SHARE_FLAGS)) {
+            match task.map(|t| t.spawn(flags & SHARE_FLAGS, child)) {
                 Some(Ok(child_task)) if child > 0 => {
                     let thread = flags & libc::CLONE_THREAD as u64 != 0;
                     self.add_guest(child, Arc::new(child_task), thread);

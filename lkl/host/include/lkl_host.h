@@ -27,6 +27,7 @@ long lkl_disk_devt(unsigned int disk_id, unsigned int part);
  */
 void *lkl_task_spawn(unsigned long flags, long *err);
 void *lkl_task_spawn_from(void *parent, unsigned long flags, long *err);
+void *lkl_task_spawn_as(void *parent, unsigned long flags, int pid, long *err);
 int lkl_task_adopt(void *handle);
 void lkl_task_release(void *handle);
 long lkl_task_exec(void);

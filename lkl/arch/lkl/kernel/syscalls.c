@@ -18,6 +18,10 @@
 #include <linux/err.h>
 #include <linux/fdtable.h>
 #include <linux/signal.h>
+#include <linux/cred.h>
+#include <linux/capability.h>
+#include <linux/pid.h>
+#include <linux/threads.h>
 #include <asm/host_ops.h>
 #include <asm/syscalls.h>
 #include "lkl.h"
@@ -60,6 +64,12 @@ struct lkl_request {
 	 */
 	int queued;
 	bool exit;			/* the host thread is gone: end the task */
+	/*
+	 * Created with a chosen pid: the task started with a capability its
+	 * parent lent it for that, and ends up with the parent's own set.
+	 */
+	bool restore_caps;
+	kernel_cap_t caps;
 	struct lkl_request *next;	/* on the submitted or unstarted list */
 	struct list_head workers;	/* on the list of requests with a task */
 };
@@ -229,6 +239,15 @@ static int syscall_worker(void *arg)
 
 	req->task = current;
 	lkl_ops->tls_set(running_key, req);
+	if (req->restore_caps) {
+		struct cred *cred = prepare_creds();
+
+		if (cred) {
+			cred->cap_effective = req->caps;
+			commit_creds(cred);
+		}
+		req->restore_caps = false;
+	}
 	local_irq_disable();
 	list_add(&req->workers, &worker_list);
 	local_irq_enable();
@@ -250,9 +269,12 @@ static int syscall_worker(void *arg)
  * of the current task, inheriting what fork() would. Only sharing flags
  * are honoured: the new task always runs syscall_worker().
  */
-static pid_t spawn_worker(struct lkl_request *req, unsigned long flags)
+static pid_t spawn_worker(struct lkl_request *req, unsigned long flags,
+			  pid_t *pid)
 {
 	struct kernel_clone_args args = {
+		.set_tid = pid,
+		.set_tid_size = pid ? 1 : 0,
 		.flags = (flags & (CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
 				   CLONE_THREAD | CLONE_SYSVSEM)) |
 			 CLONE_VM | CLONE_UNTRACED,
@@ -329,6 +351,8 @@ void __noreturn lkl_init_task_main(void)
 
 	lkl_init_task = current;
 	init_signal_actions();
+	/* Room for any host pid: tasks get their host process's pid. */
+	pid_max = PID_MAX_LIMIT;
 	request_key = lkl_ops->tls_alloc(request_destructor);
 	running_key = lkl_ops->tls_alloc(NULL);
 	if (!request_key)
@@ -349,7 +373,7 @@ void __noreturn lkl_init_task_main(void)
 			continue;
 		}
 		pid = spawn_worker(req, CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
-					CLONE_THREAD | CLONE_SYSVSEM);
+					CLONE_THREAD | CLONE_SYSVSEM, NULL);
 		if (pid < 0)
 			complete_request(req, pid);
 	}
@@ -538,13 +562,44 @@ static long noop_call(void *arg)
 struct spawn_args {
 	struct lkl_request *child;
 	unsigned long flags;
+	pid_t pid;		/* the new task's pid, or 0 for any */
 };
+
+/*
+ * Choosing a pid takes CAP_CHECKPOINT_RESTORE, which the parent (a
+ * container's process, often unprivileged) may lack: it is lent for the
+ * fork only, and the child drops it again as it starts (restore_caps).
+ */
+static pid_t spawn_with_pid(struct spawn_args *sa)
+{
+	const struct cred *saved;
+	struct cred *lent = prepare_creds();
+	pid_t pid;
+
+	if (!lent)
+		return -ENOMEM;
+	sa->child->caps = current_cred()->cap_effective;
+	sa->child->restore_caps = true;
+	cap_raise(lent->cap_effective, CAP_CHECKPOINT_RESTORE);
+	saved = override_creds(lent);
+	pid = spawn_worker(sa->child, sa->flags, &sa->pid);
+	revert_creds(saved);
+	put_cred(lent);
+	return pid;
+}
 
 static long spawn_call(void *arg)
 {
 	struct spawn_args *sa = arg;
-	pid_t pid = spawn_worker(sa->child, sa->flags);
+	pid_t pid = -EINVAL;
 
+	if (sa->pid > 0)
+		pid = spawn_with_pid(sa);
+	/* Taken already (or out of range): any pid will do. */
+	if (pid == -EEXIST || pid == -EINVAL) {
+		sa->child->restore_caps = false;
+		pid = spawn_worker(sa->child, sa->flags, NULL);
+	}
 	return pid < 0 ? pid : 0;
 }
 
@@ -569,7 +624,7 @@ static long call_on(struct lkl_request *req, long (*fn)(void *), void *arg)
 }
 
 static void *spawn_on(struct lkl_request *parent, unsigned long flags,
-		      long *err);
+		      pid_t pid, long *err);
 
 void *lkl_task_spawn(unsigned long flags, long *err)
 {
@@ -588,19 +643,29 @@ void *lkl_task_spawn(unsigned long flags, long *err)
 			return NULL;
 		}
 	}
-	return spawn_on(self, flags, err);
+	return spawn_on(self, flags, 0, err);
 }
 
 /* lkl_task_spawn() for a given task. */
 void *lkl_task_spawn_from(void *parent, unsigned long flags, long *err)
 {
-	return spawn_on(parent, flags, err);
+	return spawn_on(parent, flags, 0, err);
+}
+
+/*
+ * lkl_task_spawn_from() with the new task's pid chosen (kbox gives a task
+ * its host process's pid, so that /proc inside agrees with getpid()); a pid
+ * taken already in the kernel falls back to any free one.
+ */
+void *lkl_task_spawn_as(void *parent, unsigned long flags, int pid, long *err)
+{
+	return spawn_on(parent, flags, pid, err);
 }
 
 static void *spawn_on(struct lkl_request *parent, unsigned long flags,
-		      long *err)
+		      pid_t pid, long *err)
 {
-	struct spawn_args sa = { .flags = flags };
+	struct spawn_args sa = { .flags = flags, .pid = pid };
 	struct lkl_request *child;
 	long ret;
 
