@@ -872,6 +872,14 @@ fn proc_mounts_of_the_container_kernel() {
 }
 
 #[test]
+fn no_new_privileges_as_the_config_says() {
+    // bundles/busybox/config.json sets process.noNewPrivileges: the container kernel's
+    // /proc says so, as runc's does.
+    let run = same_as_runc("grep NoNewPrivs /proc/self/status");
+    assert_output(&run, "NoNewPrivs:\t1\n");
+}
+
+#[test]
 fn pids_in_proc_are_the_pids_the_processes_have() {
     // Each process's task in the container's kernel has the process's own pid, so /proc
     // agrees with $$ and $!, and a pid found in /proc (as pkill finds it) can be signalled.

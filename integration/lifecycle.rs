@@ -418,6 +418,33 @@ fn run_passes_stdout_through() {
 }
 
 #[test]
+fn no_new_privileges_false_is_honoured() {
+    let env = Env::new();
+    let bundle = env.bundle(
+        "b",
+        &[
+            "sh",
+            "-c",
+            "grep NoNewPrivs /proc/self/status; echo pid $$; exec sleep 30",
+        ],
+        |config| config["process"]["noNewPrivileges"] = json!(false),
+    );
+    let (mut command, out, _err) =
+        env.command(&["run", "-d", "--bundle", bundle.to_str().unwrap(), "n1"]);
+    assert_eq!(
+        wait_bounded(command.spawn().unwrap(), "run -d", COMMAND_LIMIT),
+        0
+    );
+    let text = wait_for_output(&out, "the pid", |text| text.contains("pid "));
+    // The container kernel's view, and the host process's own flag.
+    assert!(text.starts_with("NoNewPrivs:\t0\n"), "{text:?}");
+    let pid: i32 = text.split("pid ").nth(1).unwrap().trim().parse().unwrap();
+    let host = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(host.contains("NoNewPrivs:\t0"), "{host}");
+    kill_and_delete(&env, "n1");
+}
+
+#[test]
 fn run_detach_leaves_a_running_container() {
     let env = Env::new();
     let bundle = env.bundle("b", LONG_RUNNING, |_| {});

@@ -88,12 +88,6 @@ pub fn validate_process(process: &Process) -> Result<(), SpecError> {
 /// logged as warnings.
 fn unenforced_process_settings(process: &Process) -> Vec<&'static str> {
     let mut warnings = Vec::new();
-    if process.no_new_privileges() == Some(false) {
-        warnings.push(
-            "process.noNewPrivileges false is not honoured: kbox always sets no_new_privs, \
-             which its seccomp filter needs",
-        );
-    }
     if process.apparmor_profile().is_some() {
         warnings.push("process.apparmorProfile is ignored: kbox does not apply AppArmor profiles");
     }
@@ -261,23 +255,22 @@ mod tests {
     }
 
     #[test]
-    fn no_new_privileges_false_is_accepted_with_a_warning() {
+    fn no_new_privileges_either_way_is_accepted_quietly() {
         let process = |field: &str| -> Process {
             serde_json::from_str(&format!(
                 r#"{{"cwd": "/", "args": ["sh"], "user": {{"uid": 0, "gid": 0}}{field}}}"#
             ))
             .unwrap()
         };
-        let off = process(r#", "noNewPrivileges": false"#);
-        assert_eq!(validate_process(&off), Ok(()));
-        let warnings = unenforced_process_settings(&off);
-        assert_eq!(warnings.len(), 1, "{warnings:?}");
-        assert!(warnings[0].contains("noNewPrivileges"), "{warnings:?}");
-        for quiet in [process(r#", "noNewPrivileges": true"#), process("")] {
-            assert_eq!(unenforced_process_settings(&quiet), Vec::<&str>::new());
+        for field in [
+            r#", "noNewPrivileges": false"#,
+            r#", "noNewPrivileges": true"#,
+            "",
+        ] {
+            let process = process(field);
+            assert_eq!(validate_process(&process), Ok(()));
+            assert_eq!(unenforced_process_settings(&process), Vec::<&str>::new());
         }
-        let config = r#"{"ociVersion": "1.0.0", "process": {"cwd": "/", "args": ["sh"], "noNewPrivileges": false, "user": {"uid": 0, "gid": 0}}}"#;
-        assert_eq!(validate_spec(&spec(config)), Ok(()));
     }
 
     #[test]

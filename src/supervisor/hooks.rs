@@ -45,6 +45,7 @@ pub fn run(kind: &str, hooks: &[Hook], state: &[u8], root: &str) -> Result<(), S
                 .collect::<Result<_, _>>()?,
             rlimits: Vec::new(),
             terminal_session: false,
+            no_new_privileges: false,
         };
 
         // stdin: a host pipe holding the state; stdout and stderr: ours.

@@ -319,6 +319,15 @@ fn prepare_process(
     task_call(task, k::SETRESUID, [uid, uid, uid, 0, 0, 0])
         .map_err(setup_err("setting the user id"))?;
     caps::after_user(task, process.capabilities().as_ref())?;
+    if process.no_new_privileges().unwrap_or(false) {
+        // The kernel's view (/proc/PID/status) agrees with the host's.
+        task_call(
+            task,
+            k::PRCTL,
+            [i64::from(libc::PR_SET_NO_NEW_PRIVS), 1, 0, 0, 0, 0],
+        )
+        .map_err(setup_err("setting no_new_privs"))?;
+    }
     if let Some(umask) = user.umask() {
         task_call(task, k::UMASK, [i64::from(umask), 0, 0, 0, 0, 0])
             .map_err(setup_err("setting the umask"))?;
@@ -383,6 +392,7 @@ fn resolve_program(
     };
     Ok(Program {
         terminal_session: process.terminal().unwrap_or(false),
+        no_new_privileges: process.no_new_privileges().unwrap_or(false),
         rlimits: rlimits(process)?,
         path: cstr(&path)?,
         argv: args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?,

@@ -73,13 +73,20 @@ pub fn build() -> Result<Vec<BpfProgram>, FilterError> {
 }
 
 /// Installs the programs in the calling thread. Runs in a freshly forked guest before exec:
-/// it only makes syscalls.
-pub fn install(programs: &[BpfProgram]) -> Result<(), i32> {
-    // SAFETY: prctl(PR_SET_NO_NEW_PRIVS) takes plain integers.
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        return Err(nix::errno::Errno::last_raw());
+/// it only makes syscalls. Sets no_new_privs when `no_new_privs` asks for it, and also when
+/// the process may not install a filter without it (no CAP_SYS_ADMIN: a rootless kbox).
+pub fn install(programs: &[BpfProgram], no_new_privs: bool) -> Result<(), i32> {
+    let set_no_new_privs = || {
+        // SAFETY: prctl(PR_SET_NO_NEW_PRIVS) takes plain integers.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(nix::errno::Errno::last_raw());
+        }
+        Ok(())
+    };
+    if no_new_privs {
+        set_no_new_privs()?;
     }
-    for program in programs {
+    for (index, program) in programs.iter().enumerate() {
         let fprog = libc::sock_fprog {
             len: program.len() as u16,
             filter: program.as_ptr() as *mut libc::sock_filter,
@@ -94,7 +101,11 @@ pub fn install(programs: &[BpfProgram]) -> Result<(), i32> {
             )
         };
         if ret != 0 {
-            return Err(nix::errno::Errno::last_raw());
+            let errno = nix::errno::Errno::last_raw();
+            if errno == libc::EACCES && index == 0 && !no_new_privs {
+                return install(programs, true);
+            }
+            return Err(errno);
         }
     }
     Ok(())

@@ -71,6 +71,8 @@ pub struct Program {
     /// Leads a session of its own in the container's kernel, with its stdin (a terminal
     /// of that kernel) as its controlling terminal.
     pub terminal_session: bool,
+    /// `process.noNewPrivileges`: set on the host process (and on its kernel task).
+    pub no_new_privileges: bool,
 }
 
 /// The task a process gets once its host pid is known: a fork of `prepared` (which holds
@@ -319,7 +321,7 @@ fn spawn_traced(
                     libc::_exit(125);
                 }
             }
-            if filter::install(programs).is_err() {
+            if filter::install(programs, program.no_new_privileges).is_err() {
                 libc::_exit(126);
             }
             libc::execve(program.path.as_ptr(), argv.as_ptr(), envp.as_ptr());
