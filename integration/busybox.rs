@@ -880,6 +880,21 @@ fn no_new_privileges_as_the_config_says() {
 }
 
 #[test]
+fn proc_cmdline_and_environ_show_the_program() {
+    // What exec gave the program (kbox records it at exec: a program that rewrites its own
+    // argv later, as busybox tr does, is not followed).
+    let run = same_as_runc(
+        "cat /proc/self/cmdline | tr '\\0' ' '; echo
+         sh -c 'cat /proc/$$/cmdline | tr \"\\0\" \" \"' one two; echo
+         env -i A=1 B=two cat /proc/self/environ | tr '\\0' ' '; echo",
+    );
+    assert_output(
+        &run,
+        "cat /proc/self/cmdline \nsh -c cat /proc/$$/cmdline | tr \"\\0\" \" \" one two \nA=1 B=two \n",
+    );
+}
+
+#[test]
 fn pids_in_proc_are_the_pids_the_processes_have() {
     // Each process's task in the container's kernel has the process's own pid, so /proc
     // agrees with $$ and $!, and a pid found in /proc (as pkill finds it) can be signalled.

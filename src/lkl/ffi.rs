@@ -95,8 +95,17 @@ extern "C" {
         cb: Option<unsafe extern "C" fn(data: *mut c_void, mask: c_ulong)>,
         data: *mut c_void,
     ) -> c_int;
-    /// Closes the close-on-exec descriptors of the task behind `handle`.
-    pub fn lkl_task_exec_on(handle: *mut c_void, name: *const c_char) -> c_long;
+    /// What an exec does to the task behind `handle`: closes its close-on-exec descriptors,
+    /// names it `name` (if not NULL) and records the program's arguments and environment
+    /// (NUL-terminated strings back to back) for /proc/PID/cmdline and environ.
+    pub fn lkl_task_exec_with(
+        handle: *mut c_void,
+        name: *const c_char,
+        args: *const c_char,
+        args_len: c_ulong,
+        env: *const c_char,
+        env_len: c_ulong,
+    ) -> c_long;
     /// Cuts short the interruptible wait of the call the task behind `handle` is serving
     /// (it returns a restart code); callable from any thread, also during a call.
     pub fn lkl_task_interrupt(handle: *mut c_void) -> c_long;

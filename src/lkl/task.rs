@@ -153,18 +153,31 @@ impl Task {
         }
     }
 
-    /// What a successful execve does to the task: closes its close-on-exec descriptors and
-    /// names the task after the program (`name`, up to 15 bytes, as /proc/PID/comm shows).
-    pub fn exec(&self, name: &std::ffi::CStr) -> Result<(), Errno> {
+    /// What a successful execve does to the task: closes its close-on-exec descriptors,
+    /// names the task after the program (`name`, up to 15 bytes, as /proc/PID/comm shows)
+    /// and records its arguments and environment (`args` and `env`: NUL-terminated strings
+    /// back to back, as /proc/PID/cmdline and environ show them).
+    pub fn exec(&self, name: &std::ffi::CStr, args: &[u8], env: &[u8]) -> Result<(), Errno> {
         let _busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
-        // SAFETY: the handle is live and not in use; name is a NUL-terminated string the
-        // kernel copies.
         let name = if name.is_empty() {
             std::ptr::null()
         } else {
             name.as_ptr()
         };
-        errno_result(unsafe { ffi::lkl_task_exec_on(self.handle.as_ptr(), name) }).map(drop)
+        // SAFETY: the handle is live and not in use; name is NULL or a NUL-terminated
+        // string, args and env are live buffers of the lengths passed; the kernel copies
+        // them all.
+        errno_result(unsafe {
+            ffi::lkl_task_exec_with(
+                self.handle.as_ptr(),
+                name,
+                args.as_ptr().cast(),
+                args.len() as c_ulong,
+                env.as_ptr().cast(),
+                env.len() as c_ulong,
+            )
+        })
+        .map(drop)
     }
 }
 

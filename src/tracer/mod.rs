@@ -734,7 +734,8 @@ impl Tracer {
                     Some(ExitHook::Exec { name, .. }) => name,
                     _ => CString::default(),
                 };
-                if let Err(e) = g.task.exec(&name) {
+                let (args, env) = exec_strings(tid);
+                if let Err(e) = g.task.exec(&name, &args, &env) {
                     log::warn!("closing close-on-exec files of {tid}: {e}");
                 }
             }
@@ -878,6 +879,19 @@ impl Tracer {
         }
         self.resume(tid, None);
     }
+}
+
+/// The arguments and environment of the program `tid` has just exec'd, as the host laid
+/// them out (what its task's /proc/PID/cmdline and environ are to show), each at most
+/// what exec allows for all strings.
+fn exec_strings(tid: i32) -> (Vec<u8>, Vec<u8>) {
+    const MOST: usize = 2 << 20;
+    let read = |what: &str| {
+        let mut data = std::fs::read(format!("/proc/{tid}/{what}")).unwrap_or_default();
+        data.truncate(MOST);
+        data
+    };
+    (read("cmdline"), read("environ"))
 }
 
 /// Whether host thread `tid` has a signal pending that it would act on now: not blocked,

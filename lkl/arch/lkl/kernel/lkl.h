@@ -48,6 +48,9 @@ int lkl_task_adopt(void *handle);
 void lkl_task_release(void *handle);
 long lkl_task_exec(void);
 long lkl_task_exec_on(void *handle, const char *name);
+long lkl_task_exec_with(void *handle, const char *name, const char *args,
+			unsigned long args_len, const char *env,
+			unsigned long env_len);
 int lkl_task_set_signal_callback(void *handle,
 				 void (*cb)(void *data, unsigned long mask),
 				 void *data);

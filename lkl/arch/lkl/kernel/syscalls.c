@@ -22,6 +22,9 @@
 #include <linux/capability.h>
 #include <linux/pid.h>
 #include <linux/threads.h>
+#include <linux/mman.h>
+#include <linux/sched/mm.h>
+#include <asm/mmu_context.h>
 #include <asm/host_ops.h>
 #include <asm/syscalls.h>
 #include "lkl.h"
@@ -379,6 +382,14 @@ void __noreturn lkl_init_task_main(void)
 	}
 }
 
+struct exec_args {
+	const char *name;	/* the task's new name, or NULL */
+	const char *args;	/* NUL-terminated arguments, back to back */
+	unsigned long args_len;
+	const char *env;	/* NUL-terminated environment strings, back to back */
+	unsigned long env_len;
+};
+
 static long exec_call(void *arg);
 static long call_on(struct lkl_request *req, long (*fn)(void *), void *arg);
 
@@ -546,7 +557,26 @@ long lkl_task_interrupt(void *handle)
 /* lkl_task_exec() for a given task, naming it after the program (if not NULL). */
 long lkl_task_exec_on(void *handle, const char *name)
 {
-	return restart_to_eintr(call_on(handle, exec_call, (void *)name));
+	struct exec_args ea = { .name = name };
+
+	return restart_to_eintr(call_on(handle, exec_call, &ea));
+}
+
+/*
+ * lkl_task_exec_on() that also records the program's arguments and
+ * environment (as /proc/PID/cmdline and environ show them: NUL-terminated
+ * strings back to back).
+ */
+long lkl_task_exec_with(void *handle, const char *name, const char *args,
+			unsigned long args_len, const char *env,
+			unsigned long env_len)
+{
+	struct exec_args ea = {
+		.name = name, .args = args, .args_len = args_len,
+		.env = env, .env_len = env_len,
+	};
+
+	return restart_to_eintr(call_on(handle, exec_call, &ea));
 }
 
 long lkl_kernel_call(long (*fn)(void *), void *arg)
@@ -718,18 +748,67 @@ void lkl_task_release(void *handle)
 	request_destructor(handle);
 }
 
+/*
+ * Gives the task an address space of its own holding only the program's
+ * argument and environment strings, as exec lays them out, so that
+ * /proc/PID/cmdline and /proc/PID/environ show them (the program itself runs
+ * on the host). Forks share it (CLONE_VM) until their own exec, as in Linux.
+ */
+static int set_exec_strings(const struct exec_args *ea)
+{
+	unsigned long len = ea->args_len + ea->env_len;
+	struct mm_struct *mm, *old_mm, *active_mm;
+	unsigned long addr;
+
+	if (!ea->args_len)
+		return 0;
+	mm = mm_alloc();
+	if (!mm)
+		return -ENOMEM;
+	/* What exec does to switch to a new address space. */
+	task_lock(current);
+	local_irq_disable();
+	old_mm = current->mm;
+	active_mm = current->active_mm;
+	current->active_mm = mm;
+	current->mm = mm;
+	local_irq_enable();
+	activate_mm(active_mm, mm);
+	task_unlock(current);
+	if (old_mm)
+		mmput(old_mm);
+	else
+		mmdrop_lazy_tlb(active_mm);
+
+	addr = vm_mmap(NULL, 0, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	if (IS_ERR_VALUE(addr))
+		return (int)addr;
+	memcpy((void *)addr, ea->args, ea->args_len);
+	memcpy((void *)(addr + ea->args_len), ea->env, ea->env_len);
+	spin_lock(&mm->arg_lock);
+	mm->arg_start = addr;
+	mm->arg_end = addr + ea->args_len;
+	mm->env_start = mm->arg_end;
+	mm->env_end = mm->env_start + ea->env_len;
+	spin_unlock(&mm->arg_lock);
+	return 0;
+}
+
 static long exec_call(void *arg)
 {
-	const char *name = arg;
+	const struct exec_args *ea = arg;
 	int err = unshare_files();
 
 	if (err)
 		return err;
 	do_close_on_exec(current->files);
+	if (!ea)
+		return 0;
 	/* What /proc/PID/comm and ps show: the program's name, as exec sets it. */
-	if (name)
-		set_task_comm(current, name);
-	return 0;
+	if (ea->name)
+		set_task_comm(current, ea->name);
+	return set_exec_strings(ea);
 }
 
 /* What a successful execve() does to the task: close-on-exec descriptors. */
