@@ -1149,7 +1149,9 @@ const ESCAPE_C: &str = r#"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -1170,6 +1172,14 @@ int main(int argc, char **argv) {
     report("kill SIGSTOP", kill(target, SIGSTOP));
     report("kill group", kill(-target, SIGKILL));
     report("kill all", kill(-1, SIGKILL));
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    CPU_SET(0, &cpus);
+    report("sched_setaffinity", sched_setaffinity(target, sizeof cpus, &cpus));
+    report("setpriority", setpriority(PRIO_PROCESS, target, 19));
+    report("setpriority user", setpriority(PRIO_USER, 0, 19));
+    struct rlimit none = { 0, 0 };
+    report("prlimit", prlimit(target, RLIMIT_NOFILE, &none, NULL));
     return 0;
 }
 "#;
@@ -1256,6 +1266,10 @@ fn escape_by_ptrace_or_kill_of_the_supervisor_fails() {
             "kill SIGSTOP: Operation not permitted",
             "kill group: Operation not permitted",
             "kill all: Operation not permitted",
+            "sched_setaffinity: No such process",
+            "setpriority: No such process",
+            "setpriority user: Operation not permitted",
+            "prlimit: No such process",
             &format!("sh: can't kill pid {supervisor}: Operation not permitted"),
             "kill status 1",
             &format!("sh: can't kill pid {supervisor}: Operation not permitted"),

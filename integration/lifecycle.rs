@@ -445,6 +445,61 @@ fn no_new_privileges_false_is_honoured() {
 }
 
 #[test]
+fn linux_sysctl_is_applied_to_the_container_kernel() {
+    let env = Env::new();
+    let bundle = env.bundle("b", &["cat", "/proc/sys/kernel/domainname"], |config| {
+        config["linux"]["sysctl"] = json!({
+            "kernel.domainname": "kbox.test",
+            // The container's kernel has no network: skipped with a warning.
+            "net.ipv4.ping_group_range": "0 0",
+        });
+    });
+    let done = env
+        .kbox(&["run", "--bundle", bundle.to_str().unwrap(), "s1"])
+        .expect_ok("run");
+    assert_eq!(done.stdout, "kbox.test\n");
+    let bad = env.bundle("bad", &["true"], |config| {
+        config["linux"]["sysctl"] = json!({"kernel.no_such_knob": "1"});
+    });
+    env.kbox(&["run", "--bundle", bad.to_str().unwrap(), "s2"])
+        .expect_error(&["linux.sysctl kernel.no_such_knob=1"]);
+    env.assert_nothing_left();
+}
+
+#[test]
+fn rlimits_hold_in_the_container_kernel_too() {
+    // The fd table is the container kernel's: RLIMIT_NOFILE must hold there (and ulimit in
+    // the container must change it there), not only on the host.
+    let env = Env::new();
+    let bundle = env.bundle(
+        "b",
+        &[
+            "sh",
+            "-c",
+            "grep 'open files' /proc/self/limits | tr -s ' '
+             exec 19</dev/null && echo fd 19 ok
+             (exec 20</dev/null) 2>/dev/null || echo fd 20 refused
+             ulimit -S -n 10; grep 'open files' /proc/self/limits | tr -s ' '
+             (exec 12</dev/null) 2>/dev/null || echo fd 12 refused",
+        ],
+        |config| {
+            config["process"]["rlimits"] = json!([
+                {"type": "RLIMIT_NOFILE", "soft": 20, "hard": 20}
+            ]);
+        },
+    );
+    let done = env
+        .kbox(&["run", "--bundle", bundle.to_str().unwrap(), "l1"])
+        .expect_ok("run");
+    assert_eq!(
+        done.stdout,
+        "Max open files 20 20 files \nfd 19 ok\nfd 20 refused\n\
+         Max open files 10 20 files \nfd 12 refused\n"
+    );
+    env.assert_nothing_left();
+}
+
+#[test]
 fn run_detach_leaves_a_running_container() {
     let env = Env::new();
     let bundle = env.bundle("b", LONG_RUNNING, |_| {});

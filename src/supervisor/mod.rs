@@ -304,6 +304,19 @@ fn prepare_process(
     task: &Task,
     process: &oci_spec::runtime::Process,
 ) -> Result<(), SupervisorError> {
+    // The limits that hold in the kernel (open files, file sizes, ...), while the task is
+    // still privileged; the host process gets them too (Program::rlimits).
+    for (resource, soft, hard) in rlimits(process)? {
+        let limit = [soft, hard];
+        task_call(
+            task,
+            k::PRLIMIT64,
+            [0, i64::from(resource), limit.as_ptr() as i64, 0, 0, 0],
+        )
+        .map_err(setup_err(format!(
+            "setting rlimit {resource} in the container's kernel"
+        )))?;
+    }
     let user = process.user();
     let gids: Vec<u32> = user.additional_gids().clone().unwrap_or_default();
     task_call(
@@ -466,6 +479,11 @@ fn apply_sysctl(kernel: &Kernel, spec: &Spec) -> Result<(), SupervisorError> {
         Err(e) => return Err(setup_err("mounting the kernel's /proc")(e)),
     }
     for (key, value) in sysctl {
+        if key.starts_with("net.") {
+            // Podman and others set some by default (net.ipv4.ping_group_range).
+            log::warn!("linux.sysctl {key} is not applied: the container's kernel has no network");
+            continue;
+        }
         let what = format!("linux.sysctl {key}={value}");
         if key.contains("..") || key.contains('/') {
             return Err(setup_err(what)(Errno::EINVAL));

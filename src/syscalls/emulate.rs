@@ -32,6 +32,14 @@ pub enum Emulation {
     Tkill,
     Tgkill,
     Mmap,
+    /// A host call naming a process or group by the pid in this argument (0: the caller):
+    /// guests run as host processes, so only the container's own may be named.
+    OwnPid(usize),
+    /// getpriority/setpriority: the container's processes and groups only.
+    Priority,
+    /// setrlimit/prlimit64: the limits hold in the container's kernel (fds, file sizes)
+    /// as well as on the host (memory, CPU), so they are set in both.
+    Rlimit,
 }
 
 fn errno_of(result: Result<i64, Errno>) -> i64 {
@@ -92,6 +100,68 @@ pub fn serve(ctx: &Context<'_>, emulation: Emulation, c: &Call) -> Served {
         Emulation::Tkill => signal_check(ctx, c, a[0] as i32),
         Emulation::Tgkill => signal_check(ctx, c, a[0] as i32),
         Emulation::Mmap => mmap(ctx, c),
+        Emulation::OwnPid(arg) => own_pid(ctx, c, a[arg] as i32),
+        Emulation::Priority => match a[0] as u32 {
+            libc::PRIO_PROCESS | libc::PRIO_PGRP => own_pid(ctx, c, a[1] as i32),
+            // Every host process of that user: not the container's to see or change.
+            _ => done(Err(Errno::EPERM), 0),
+        },
+        Emulation::Rlimit => rlimit(ctx, c),
+    }
+}
+
+/// Lets the host run a call that names process `pid` if it is the caller (0) or one of the
+/// container's processes; others do not exist for the container.
+fn own_pid(ctx: &Context<'_>, c: &Call, pid: i32) -> Served {
+    if pid != 0 && !(pid > 0 && (ctx.is_guest)(pid)) {
+        return done(Err(Errno::ESRCH), 0);
+    }
+    Served {
+        action: Action::Rewrite {
+            nr: c.nr,
+            args: c.args,
+        },
+        signals: 0,
+    }
+}
+
+/// setrlimit(resource, new) and prlimit64(pid, resource, new, old): the new limits go to the
+/// process's task in the container's kernel first (which checks them, and enforces those on
+/// fds and file sizes), then the host call sets them there and answers.
+fn rlimit(ctx: &Context<'_>, c: &Call) -> Served {
+    let a = &c.args;
+    let (pid, resource, new) = if c.nr == libc::SYS_prlimit64 {
+        (a[0] as i32, a[1], a[2])
+    } else {
+        (0, a[0], a[1])
+    };
+    if pid != 0 && !(pid > 0 && (ctx.is_guest)(pid)) {
+        return done(Err(Errno::ESRCH), 0);
+    }
+    if new != 0 {
+        let mut limit = [0u8; 16];
+        if let Err(e) = ctx.mem.read(new, &mut limit) {
+            return done(Err(e), 0);
+        }
+        // SAFETY: limit is a live 16-byte struct rlimit64; the old-limit pointer is NULL.
+        let set = unsafe {
+            ctx.task.syscall(
+                k::PRLIMIT64,
+                [pid as i64, resource as i64, limit.as_ptr() as i64, 0, 0, 0],
+            )
+        };
+        match set.ret {
+            // ESRCH: a process whose task could not get its pid (see Task::spawn).
+            Ok(_) | Err(Errno::ESRCH) => {}
+            Err(e) => return done(Err(e), set.signals),
+        }
+    }
+    Served {
+        action: Action::Rewrite {
+            nr: c.nr,
+            args: c.args,
+        },
+        signals: 0,
     }
 }
 

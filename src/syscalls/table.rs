@@ -255,24 +255,24 @@ table! {
     SYS_getppid => Host, "host pids";
     SYS_gettid => Host, "host pids";
     SYS_getpgrp => Host, "full";
-    SYS_getpgid => Host, "full";
+    SYS_getpgid => E(Emulation::OwnPid(0)), "the container's processes";
     SYS_setpgid => Host, "full";
-    SYS_getsid => Host, "full";
+    SYS_getsid => E(Emulation::OwnPid(0)), "the container's processes";
     SYS_setsid => Host, "full";
     SYS_set_tid_address => Host, "full";
     SYS_set_robust_list => Host, "full";
-    SYS_get_robust_list => Host, "full";
+    SYS_get_robust_list => E(Emulation::OwnPid(0)), "the container's threads";
     SYS_rseq => Host, "full";
     SYS_arch_prctl => Host, "full";
     SYS_prctl => Host, "full";
     SYS_personality => Host, "full";
     SYS_getrlimit => Host, "full";
-    SYS_setrlimit => Host, "full";
-    SYS_prlimit64 => Host, "full";
+    SYS_setrlimit => E(Emulation::Rlimit), "in the container kernel and on the host";
+    SYS_prlimit64 => E(Emulation::Rlimit), "the container's processes, in its kernel and on the host";
     SYS_getrusage => Host, "full";
     SYS_times => Host, "full";
-    SYS_getpriority => Host, "full";
-    SYS_setpriority => Host, "full";
+    SYS_getpriority => E(Emulation::Priority), "the container's processes and groups";
+    SYS_setpriority => E(Emulation::Priority), "the container's processes and groups";
     SYS_seccomp => Host, "a guest may only restrict itself further";
 
     // --- signals: the host's, between the container's own processes
@@ -321,10 +321,10 @@ table! {
     SYS_timer_getoverrun => Host, "full";
     SYS_timer_delete => Host, "full";
     SYS_sched_yield => Host, "full";
-    SYS_sched_getaffinity => Host, "full";
-    SYS_sched_setaffinity => Host, "full";
-    SYS_sched_getparam => Host, "full";
-    SYS_sched_getscheduler => Host, "full";
+    SYS_sched_getaffinity => E(Emulation::OwnPid(0)), "the container's threads";
+    SYS_sched_setaffinity => E(Emulation::OwnPid(0)), "the container's threads";
+    SYS_sched_getparam => E(Emulation::OwnPid(0)), "the container's threads";
+    SYS_sched_getscheduler => E(Emulation::OwnPid(0)), "the container's threads";
     SYS_sched_get_priority_max => Host, "full";
     SYS_sched_get_priority_min => Host, "full";
     SYS_getcpu => Host, "full";
