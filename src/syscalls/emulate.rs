@@ -110,19 +110,18 @@ pub fn serve(ctx: &Context<'_>, emulation: Emulation, c: &Call) -> Served {
     }
 }
 
+/// Whether `pid` in a call is the caller (0) or one of the container's processes.
+fn names_own_process(ctx: &Context<'_>, pid: i32) -> bool {
+    pid == 0 || (pid > 0 && (ctx.is_guest)(pid))
+}
+
 /// Lets the host run a call that names process `pid` if it is the caller (0) or one of the
 /// container's processes; others do not exist for the container.
 fn own_pid(ctx: &Context<'_>, c: &Call, pid: i32) -> Served {
-    if pid != 0 && !(pid > 0 && (ctx.is_guest)(pid)) {
+    if !names_own_process(ctx, pid) {
         return done(Err(Errno::ESRCH), 0);
     }
-    Served {
-        action: Action::Rewrite {
-            nr: c.nr,
-            args: c.args,
-        },
-        signals: 0,
-    }
+    Served::host(c)
 }
 
 /// setrlimit(resource, new) and prlimit64(pid, resource, new, old): the new limits go to the
@@ -135,7 +134,7 @@ fn rlimit(ctx: &Context<'_>, c: &Call) -> Served {
     } else {
         (0, a[0], a[1])
     };
-    if pid != 0 && !(pid > 0 && (ctx.is_guest)(pid)) {
+    if !names_own_process(ctx, pid) {
         return done(Err(Errno::ESRCH), 0);
     }
     if new != 0 {
@@ -156,13 +155,7 @@ fn rlimit(ctx: &Context<'_>, c: &Call) -> Served {
             Err(e) => return done(Err(e), set.signals),
         }
     }
-    Served {
-        action: Action::Rewrite {
-            nr: c.nr,
-            args: c.args,
-        },
-        signals: 0,
-    }
+    Served::host(c)
 }
 
 /// poll's array of `struct pollfd` (8 bytes each), read and written back.
@@ -465,13 +458,7 @@ fn signal_check(ctx: &Context<'_>, c: &Call, target: i32) -> Served {
     if !allowed {
         return done(Err(Errno::EPERM), 0);
     }
-    Served {
-        action: Action::Rewrite {
-            nr: c.nr,
-            args: c.args,
-        },
-        signals: 0,
-    }
+    Served::host(c)
 }
 
 fn mmap(ctx: &Context<'_>, c: &Call) -> Served {

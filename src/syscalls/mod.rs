@@ -66,6 +66,17 @@ pub struct Served {
 }
 
 impl Served {
+    /// The host runs the call as the guest made it.
+    pub fn host(call: &Call) -> Self {
+        Served {
+            action: Action::Rewrite {
+                nr: call.nr,
+                args: call.args,
+            },
+            signals: 0,
+        }
+    }
+
     pub fn ret(result: Result<i64, Errno>) -> Self {
         Served {
             action: Action::Return(result.unwrap_or_else(|e| -(e as i64))),
@@ -106,13 +117,7 @@ fn serve(ctx: &Context<'_>, call: &Call) -> Served {
             table::Disposition::Kernel(spec) => kernel::serve(ctx, spec, call),
             table::Disposition::Emulated(emulation) => emulate::serve(ctx, *emulation, call),
             // Not stopped for by the filter; seen only if a guest's own filter traces it.
-            table::Disposition::Host => Served {
-                action: Action::Rewrite {
-                    nr: call.nr,
-                    args: call.args,
-                },
-                signals: 0,
-            },
+            table::Disposition::Host => Served::host(call),
             table::Disposition::Refused(errno) => Served::ret(Err(Errno::from_raw(*errno))),
         },
         None => Served::ret(Err(Errno::ENOSYS)),
