@@ -117,6 +117,9 @@ pub struct Control {
 struct Done {
     tid: i32,
     served: Served,
+    /// The task the call was served on, handed back so that it is never released on its
+    /// own host thread (that would wait for itself) if the guest is gone by now.
+    _task: Arc<Task>,
 }
 
 struct Guest {
@@ -165,13 +168,16 @@ fn serve_on_task(
             foreground: &shared.foreground,
         };
         let served = dispatch(&ctx, &call);
-        drop(task_ref);
         Box::new(move || {
             shared
                 .done
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push(Done { tid, served });
+                .push(Done {
+                    tid,
+                    served,
+                    _task: task_ref,
+                });
             let _ = shared.wake.write(1);
         })
     }))
@@ -792,7 +798,7 @@ impl Tracer {
 
     fn apply_results(&mut self) {
         let done = std::mem::take(&mut *self.shared.done.lock().unwrap_or_else(|e| e.into_inner()));
-        for Done { tid, served } in done {
+        for Done { tid, served, .. } in done {
             self.in_flight.remove(&tid);
             if let (Some(affinity), Some(guest)) = (affinity::settled(), self.guests.get_mut(&tid))
             {

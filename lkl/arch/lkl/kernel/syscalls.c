@@ -850,7 +850,8 @@ void lkl_fail_pending_syscalls(void)
 		complete_request(req, -ESHUTDOWN);
 	}
 	unstarted = NULL;
-	list_for_each_entry(req, &worker_list, workers) {
+	/* _safe: an async caller may free its request from async_done(). */
+	list_for_each_entry_safe(req, next, &worker_list, workers) {
 		if (!__atomic_load_n(&req->pending, __ATOMIC_SEQ_CST))
 			continue;
 		if (req->async) {
