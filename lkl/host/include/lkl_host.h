@@ -10,40 +10,7 @@
 #include <asm/host_ops.h>
 
 /* Kernel entry points (arch/lkl). */
-int lkl_init(struct lkl_host_operations *ops);
-int lkl_start_kernel(const char *fmt, ...);
-long lkl_sys_halt(void);
-void lkl_cleanup(void);
-long lkl_syscall(long nr, long *params);
-int lkl_trigger_irq(int irq);
-int lkl_disk_add(struct lkl_disk *disk);
-long lkl_disk_devt(unsigned int disk_id, unsigned int part);
-
-/*
- * Kernel tasks per host thread: fork the caller's task (clone flags
- * CLONE_FILES, CLONE_FS, CLONE_THREAD, CLONE_SYSVSEM say what is shared)
- * and hand it to another host thread; mark an exec (close-on-exec fds);
- * fetch the signals the kernel raised against the caller's task.
- */
-void *lkl_task_spawn(unsigned long flags, long *err);
-void *lkl_task_spawn_from(void *parent, unsigned long flags, long *err);
-void *lkl_task_spawn_as(void *parent, unsigned long flags, int pid, long *err);
-int lkl_task_adopt(void *handle);
-void lkl_task_release(void *handle);
-long lkl_task_exec(void);
-long lkl_task_exec_on(void *handle, const char *name);
-long lkl_task_exec_with(void *handle, const char *name, const char *args,
-			unsigned long args_len, const char *env,
-			unsigned long env_len);
-int lkl_task_set_signal_callback(void *handle,
-				 void (*cb)(void *data, unsigned long mask),
-				 void *data);
-long lkl_task_syscall(void *handle, long nr, long *params,
-		      unsigned long *signals);
-long lkl_task_interrupt(void *handle);
-long lkl_task_call_async(void *handle, long (*fn)(void *),
-			 void (*done)(void *, long), void *arg);
-unsigned long lkl_pending_signals(void);
+#include <asm/lkl_api.h>
 
 /* Host library (lkl/host). */
 extern struct lkl_host_operations lkl_host_ops;
