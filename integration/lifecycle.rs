@@ -500,6 +500,44 @@ fn rlimits_hold_in_the_container_kernel_too() {
 }
 
 #[test]
+fn linux_devices_and_oom_score_adj_are_applied() {
+    let env = Env::new();
+    let bundle = env.bundle(
+        "b",
+        &[
+            "sh",
+            "-c",
+            "ls -ln /dev/kbox-null | cut -c1-10,11- | tr -s ' ' | cut -d' ' -f1,3-6,10
+             echo data > /dev/kbox-null && echo writable
+             cat /proc/self/oom_score_adj; echo pid $$; exec sleep 30",
+        ],
+        |config| {
+            config["linux"]["devices"] = json!([{
+                "path": "/dev/kbox-null", "type": "c", "major": 1, "minor": 3,
+                "fileMode": 0o646, "uid": 1000, "gid": 1000
+            }]);
+            config["process"]["oomScoreAdj"] = json!(500);
+        },
+    );
+    let (mut command, out, _err) =
+        env.command(&["run", "-d", "--bundle", bundle.to_str().unwrap(), "v1"]);
+    assert_eq!(
+        wait_bounded(command.spawn().unwrap(), "run -d", COMMAND_LIMIT),
+        0
+    );
+    let text = wait_for_output(&out, "the pid", |text| text.contains("pid "));
+    assert!(
+        text.starts_with("crw-r--rw- 1000 1000 1, 3 /dev/kbox-null\nwritable\n500\n"),
+        "{text:?}"
+    );
+    // The host's OOM killer is the one that acts: the host process has it too.
+    let pid: i32 = text.split("pid ").nth(1).unwrap().trim().parse().unwrap();
+    let host = std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).unwrap();
+    assert_eq!(host.trim(), "500");
+    kill_and_delete(&env, "v1");
+}
+
+#[test]
 fn run_detach_leaves_a_running_container() {
     let env = Env::new();
     let bundle = env.bundle("b", LONG_RUNNING, |_| {});

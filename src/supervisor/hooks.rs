@@ -46,6 +46,7 @@ pub fn run(kind: &str, hooks: &[Hook], state: &[u8], root: &str) -> Result<(), S
             rlimits: Vec::new(),
             terminal_session: false,
             no_new_privileges: false,
+            oom_score_adj: None,
         };
 
         // stdin: a host pipe holding the state; stdout and stderr: ours.

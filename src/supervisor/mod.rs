@@ -116,6 +116,7 @@ pub fn run(
 
     let result = (|| {
         rootfs::mount_spec(&kernel, &root, spec)?;
+        rootfs::make_devices(&kernel, &root, spec)?;
         rootfs::mask_paths(&kernel, &root, spec)?;
         apply_sysctl(&kernel, spec)?;
         if let Some(hostname) = spec.hostname() {
@@ -341,6 +342,35 @@ fn prepare_process(
         )
         .map_err(setup_err("setting no_new_privs"))?;
     }
+    if let Some(adj) = process.oom_score_adj() {
+        // The container kernel's view (its /proc, if the container mounts one); the host's
+        // own, which decides, is set in the process before it execs (Program).
+        let path = c"/proc/self/oom_score_adj";
+        match task_call(
+            task,
+            k::OPENAT,
+            [
+                libc::AT_FDCWD as i64,
+                path.as_ptr() as i64,
+                i64::from(libc::O_WRONLY | libc::O_CLOEXEC),
+                0,
+                0,
+                0,
+            ],
+        ) {
+            Ok(fd) => {
+                let value = adj.to_string();
+                let written = task_call(
+                    task,
+                    k::WRITE,
+                    [fd, value.as_ptr() as i64, value.len() as i64, 0, 0, 0],
+                );
+                let _ = task_call(task, k::CLOSE, [fd, 0, 0, 0, 0, 0]);
+                written.map_err(setup_err(format!("process.oomScoreAdj {adj}")))?;
+            }
+            Err(e) => log::debug!("no /proc in the container for oom_score_adj: {e}"),
+        }
+    }
     if let Some(umask) = user.umask() {
         task_call(task, k::UMASK, [i64::from(umask), 0, 0, 0, 0, 0])
             .map_err(setup_err("setting the umask"))?;
@@ -404,6 +434,7 @@ fn resolve_program(
             .ok_or_else(|| SupervisorError::NotFound(first.clone(), path_var.clone()))?
     };
     Ok(Program {
+        oom_score_adj: process.oom_score_adj(),
         terminal_session: process.terminal().unwrap_or(false),
         no_new_privileges: process.no_new_privileges().unwrap_or(false),
         rlimits: rlimits(process)?,

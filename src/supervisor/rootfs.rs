@@ -128,6 +128,69 @@ pub fn mount_spec(kernel: &Kernel, root: &str, spec: &Spec) -> Result<(), Superv
     Ok(())
 }
 
+/// `linux.devices`: device nodes (and fifos) of the container's kernel, made in its
+/// filesystem with the spec's mode and owner. Their numbers are the container kernel's
+/// devices, not the host's.
+pub fn make_devices(kernel: &Kernel, root: &str, spec: &Spec) -> Result<(), SupervisorError> {
+    use oci_spec::runtime::LinuxDeviceType;
+    let devices = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().clone())
+        .unwrap_or_default();
+    for device in devices {
+        let path = device.path().display().to_string();
+        let what = format!("linux.devices {path}");
+        if !path.starts_with('/') || path.split('/').any(|part| part == "..") {
+            return Err(setup_err(format!(
+                "{what}: not an absolute path within the container"
+            ))(Errno::EINVAL));
+        }
+        let kind = match device.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => libc::S_IFCHR,
+            LinuxDeviceType::B => libc::S_IFBLK,
+            LinuxDeviceType::P => libc::S_IFIFO,
+            LinuxDeviceType::A => {
+                return Err(setup_err(format!(
+                    "{what}: type a is for cgroup rules only"
+                ))(Errno::EINVAL))
+            }
+        };
+        let (major, minor) = (device.major() as u32, device.minor() as u32);
+        let devno = ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & !0xff) << 12);
+        let mode = device.file_mode().unwrap_or(0o666) & 0o7777;
+        let in_root = format!("{root}{path}");
+        if let Some((parent, _)) = in_root.rsplit_once('/') {
+            mkdir_p(kernel, parent).map_err(setup_err(what.clone()))?;
+        }
+        let cpath = CString::new(in_root).map_err(|_| setup_err(what.clone())(Errno::EINVAL))?;
+        match kernel.mknodat(AT_FDCWD, &cpath, kind | mode, devno) {
+            Ok(()) => {}
+            // Already there (a default device): the spec's settings win.
+            Err(Errno::EEXIST) => {
+                let _ = kernel.unlinkat(AT_FDCWD, &cpath, 0);
+                kernel
+                    .mknodat(AT_FDCWD, &cpath, kind | mode, devno)
+                    .map_err(setup_err(what.clone()))?;
+            }
+            Err(e) => return Err(setup_err(what)(e)),
+        }
+        kernel
+            .fchmodat(AT_FDCWD, &cpath, mode)
+            .map_err(setup_err(what.clone()))?;
+        kernel
+            .fchownat(
+                AT_FDCWD,
+                &cpath,
+                device.uid().unwrap_or(0),
+                device.gid().unwrap_or(0),
+                0,
+            )
+            .map_err(setup_err(what))?;
+    }
+    Ok(())
+}
+
 /// Unmounts the spec's mounts, innermost first, so the root image can be unmounted cleanly.
 pub fn unmount_spec(kernel: &Kernel, root: &str, spec: &Spec) {
     for mount in spec.mounts().clone().unwrap_or_default().iter().rev() {

@@ -42,6 +42,8 @@ pub enum TraceError {
     Ptrace(Errno),
     #[error(transparent)]
     Filter(#[from] filter::FilterError),
+    #[error("setting process.oomScoreAdj {0}: {1}")]
+    OomScoreAdj(i32, std::io::Error),
 }
 
 /// What the container's first process ended with.
@@ -73,6 +75,9 @@ pub struct Program {
     pub terminal_session: bool,
     /// `process.noNewPrivileges`: set on the host process (and on its kernel task).
     pub no_new_privileges: bool,
+    /// `process.oomScoreAdj`, for the host process (the host's OOM killer is the one that
+    /// acts on it).
+    pub oom_score_adj: Option<i32>,
 }
 
 /// The task a process gets once its host pid is known: a fork of `prepared` (which holds
@@ -351,6 +356,14 @@ fn spawn_traced(
         drop(seized_write);
         let _ = waitpid(child, Some(WaitPidFlag::__WALL));
         return Err(TraceError::Ptrace(e));
+    }
+    if let Some(adj) = program.oom_score_adj {
+        // While the child waits, so that a failure is reported, not a silent exit.
+        if let Err(e) = std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string()) {
+            drop(seized_write);
+            let _ = waitpid(child, Some(WaitPidFlag::__WALL));
+            return Err(TraceError::OomScoreAdj(adj, e));
+        }
     }
     nix::unistd::write(&seized_write, &[1]).map_err(TraceError::Spawn)?;
     Ok(pid)
