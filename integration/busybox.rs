@@ -921,10 +921,13 @@ fn pids_in_proc_are_the_pids_the_processes_have() {
          for d in /proc/[0-9]*; do
            [ \"$(cat $d/comm 2>/dev/null)\" = sleep ] && kill ${d#/proc/}
          done
-         wait $p; echo sleep status $?");
+         wait $p; echo sleep status $?
+         cat /proc/1/comm; ls -d /proc/[0-9]* | wc -l");
+    // The container's /proc is its pid namespace's: pid 1 (kbox's) and its processes (the
+    // shell, ls and wc), none of the kernel's own threads.
     assert_output(
         &run,
-        "shell in proc\nparent is the shell\nself is getpid\nsleep status 143\n",
+        "shell in proc\nparent is the shell\nself is getpid\nsleep status 143\nkbox-init\n4\n",
     );
 }
 

@@ -27,7 +27,13 @@ fn host_err(what: &str) -> impl FnOnce(std::io::Error) -> SupervisorError + '_ {
 
 /// Runs `hooks` (of kind `kind`, for messages) in the container whose image is mounted at
 /// `root`, each with `state` on stdin. The first failing hook fails the whole.
-pub fn run(kind: &str, hooks: &[Hook], state: &[u8], root: &str) -> Result<(), SupervisorError> {
+pub fn run(
+    kind: &str,
+    hooks: &[Hook],
+    state: &[u8],
+    root: &str,
+    pid_ns: &super::pidns::PidNamespace,
+) -> Result<(), SupervisorError> {
     for hook in hooks {
         let path = hook.path().display().to_string();
         let failed = |why: String| SupervisorError::Hook(format!("{kind} hook {path}: {why}"));
@@ -71,6 +77,7 @@ pub fn run(kind: &str, hooks: &[Hook], state: &[u8], root: &str) -> Result<(), S
         let err2 = err.try_clone().map_err(host_err("duplicating stderr"))?;
         let mut io = stdio::Stdio::new([read_end, err, err2])?;
         let task = Task::spawn_from_thread(0).map_err(setup_err("creating a hook's task"))?;
+        pid_ns.enter(&task)?;
         rootfs::enter(&task, root)?;
         io.install(&task, &mut stdio::Preserved::default())?;
         let timeout = hook

@@ -8,6 +8,7 @@
 mod caps;
 mod hooks;
 mod image;
+mod pidns;
 mod pump;
 mod rootfs;
 mod stdio;
@@ -115,7 +116,8 @@ pub fn run(
         })?;
 
     let result = (|| {
-        rootfs::mount_spec(&kernel, &root, spec)?;
+        let pid_ns = std::sync::Arc::new(pidns::PidNamespace::new(&kernel)?);
+        rootfs::mount_spec(&kernel, &root, spec, &pid_ns)?;
         rootfs::make_devices(&kernel, &root, spec)?;
         rootfs::mask_paths(&kernel, &root, spec)?;
         apply_sysctl(&kernel, spec)?;
@@ -139,6 +141,7 @@ pub fn run(
         let task = kernel
             .spawn_task(0)
             .map_err(setup_err("creating the first process's task"))?;
+        pid_ns.enter(&task)?;
         rootfs::enter(&task, &root)?;
         if let Some(stdio) = &mut stdio {
             stdio.install(&task, &mut preserved)?;
@@ -148,12 +151,13 @@ pub fn run(
         }
         prepare_process(&task, process)?;
         let program = resolve_program(&task, process)?;
-        let control = control_socket(work_dir, &root)?;
+        let control = control_socket(work_dir, &root, pid_ns.clone())?;
         hooks::run(
             "createContainer",
             &HookKind::CreateContainer.hooks_in(spec),
             &state_json(bundle, work_dir, "creating"),
             &root,
+            &pid_ns,
         )?;
         gate().map_err(SupervisorError::Gate)?;
         if let Some(terminal) = &terminal {
@@ -166,6 +170,7 @@ pub fn run(
             &HookKind::StartContainer.hooks_in(spec),
             &state_json(bundle, work_dir, "created"),
             &root,
+            &pid_ns,
         );
         started(hooked.as_ref().map(drop).map_err(|e| e.to_string()));
         hooked?;
@@ -189,6 +194,7 @@ pub fn run(
 fn control_socket(
     work_dir: &std::path::Path,
     root: &str,
+    pid_ns: std::sync::Arc<pidns::PidNamespace>,
 ) -> Result<tracer::Control, SupervisorError> {
     let path = work_dir.join(tracer::control::SOCKET);
     let _ = std::fs::remove_file(&path);
@@ -238,6 +244,7 @@ fn control_socket(
             let mut preserved = stdio::Preserved::new(fds)?;
             let task =
                 Task::spawn_from_thread(0).map_err(setup_err("creating the process's task"))?;
+            pid_ns.enter(&task)?;
             rootfs::enter(&task, &root)?;
             let drain: tracer::Drain = match io {
                 Io::Pipes(mut stdio) => {
@@ -341,35 +348,6 @@ fn prepare_process(
             [i64::from(libc::PR_SET_NO_NEW_PRIVS), 1, 0, 0, 0, 0],
         )
         .map_err(setup_err("setting no_new_privs"))?;
-    }
-    if let Some(adj) = process.oom_score_adj() {
-        // The container kernel's view (its /proc, if the container mounts one); the host's
-        // own, which decides, is set in the process before it execs (Program).
-        let path = c"/proc/self/oom_score_adj";
-        match task_call(
-            task,
-            k::OPENAT,
-            [
-                libc::AT_FDCWD as i64,
-                path.as_ptr() as i64,
-                i64::from(libc::O_WRONLY | libc::O_CLOEXEC),
-                0,
-                0,
-                0,
-            ],
-        ) {
-            Ok(fd) => {
-                let value = adj.to_string();
-                let written = task_call(
-                    task,
-                    k::WRITE,
-                    [fd, value.as_ptr() as i64, value.len() as i64, 0, 0, 0],
-                );
-                let _ = task_call(task, k::CLOSE, [fd, 0, 0, 0, 0, 0]);
-                written.map_err(setup_err(format!("process.oomScoreAdj {adj}")))?;
-            }
-            Err(e) => log::debug!("no /proc in the container for oom_score_adj: {e}"),
-        }
     }
     if let Some(umask) = user.umask() {
         task_call(task, k::UMASK, [i64::from(umask), 0, 0, 0, 0, 0])

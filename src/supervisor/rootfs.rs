@@ -82,7 +82,12 @@ fn populate_dev(kernel: &Kernel, dev: &str) -> Result<(), Errno> {
 }
 
 /// Mounts the spec's in-kernel filesystems, in order.
-pub fn mount_spec(kernel: &Kernel, root: &str, spec: &Spec) -> Result<(), SupervisorError> {
+pub fn mount_spec(
+    kernel: &Kernel,
+    root: &str,
+    spec: &Spec,
+    pid_ns: &super::pidns::PidNamespace,
+) -> Result<(), SupervisorError> {
     for mount in spec.mounts().clone().unwrap_or_default() {
         let target = mount.destination().display().to_string();
         let fstype = mount.typ().clone().unwrap_or_default();
@@ -107,15 +112,24 @@ pub fn mount_spec(kernel: &Kernel, root: &str, spec: &Spec) -> Result<(), Superv
             .map(|s| s.display().to_string())
             .unwrap_or_else(|| fstype.clone());
         let csource = CString::new(source).map_err(|_| setup_err(what.clone())(Errno::EINVAL))?;
-        kernel
-            .mount(
+        let mounted = if fstype == "proc" {
+            // Seen from the container's pid namespace: only its processes.
+            pid_ns.mount_proc(
+                &csource,
+                &ctarget,
+                (flags & !MsFlags::MS_RDONLY).bits(),
+                &cdata,
+            )
+        } else {
+            kernel.mount(
                 Some(&csource),
                 &ctarget,
                 Some(&ctype),
                 flags & !MsFlags::MS_RDONLY,
                 Some(&cdata),
             )
-            .map_err(setup_err(what.clone()))?;
+        };
+        mounted.map_err(setup_err(what.clone()))?;
         if target == "/dev" && fstype == "tmpfs" {
             populate_dev(kernel, &target_in_root).map_err(setup_err("populating /dev"))?;
         }

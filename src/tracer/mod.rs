@@ -80,12 +80,48 @@ pub struct Program {
     pub oom_score_adj: Option<i32>,
 }
 
+/// `process.oomScoreAdj` as the container kernel shows it, through the container's /proc
+/// (the task is in the container's pid namespace by now); a container without /proc has
+/// nowhere to show it.
+fn set_oom_score_adj(task: &Task, adj: i32) -> Result<(), Errno> {
+    use crate::lkl::sysnr as k;
+    let path = c"/proc/self/oom_score_adj";
+    let flags = i64::from(libc::O_WRONLY | libc::O_CLOEXEC);
+    // SAFETY: path is a live NUL-terminated string.
+    let fd = match unsafe {
+        task.syscall(
+            k::OPENAT,
+            [libc::AT_FDCWD as i64, path.as_ptr() as i64, flags, 0, 0, 0],
+        )
+    }
+    .ret
+    {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let value = adj.to_string();
+    // SAFETY: value is a live buffer of the length passed.
+    let written = unsafe {
+        task.syscall(
+            k::WRITE,
+            [fd, value.as_ptr() as i64, value.len() as i64, 0, 0, 0],
+        )
+    };
+    // SAFETY: plain close of the fd just opened.
+    let _ = unsafe { task.syscall(k::CLOSE, [fd, 0, 0, 0, 0, 0]) };
+    written.ret.map(drop)
+}
+
 /// The task a process gets once its host pid is known: a fork of `prepared` (which holds
 /// its root, cwd, credentials and fds) with that pid, so that the container's /proc agrees
 /// with getpid; then its session, if it leads one on its terminal.
 fn task_for_pid(prepared: Task, pid: i32, program: &Program) -> Result<Task, Errno> {
     let task = prepared.spawn(0, pid)?;
     drop(prepared);
+    if let Some(adj) = program.oom_score_adj {
+        set_oom_score_adj(&task, adj)?;
+    }
     if program.terminal_session {
         // SAFETY: plain integer arguments.
         unsafe { task.syscall(crate::lkl::sysnr::SETSID, [0; 6]) }.ret?;

@@ -44,6 +44,12 @@ static struct console lkl_console = {
 static int lkl_panic_notify(struct notifier_block *nb, unsigned long event,
 			    void *msg)
 {
+	/* The console may be past printing by now: say why, whatever the loglevel. */
+	if (lkl_ops->print && msg) {
+		lkl_ops->print("lkl: kernel panic: ", 19);
+		lkl_ops->print(msg, strlen(msg));
+		lkl_ops->print("\n", 1);
+	}
 	lkl_ops->panic();
 	return NOTIFY_DONE;
 }

@@ -270,7 +270,8 @@ static int syscall_worker(void *arg)
 /*
  * Starts the kernel task for req as a child (or thread, with CLONE_THREAD)
  * of the current task, inheriting what fork() would. Only sharing flags
- * are honoured: the new task always runs syscall_worker().
+ * and CLONE_NEWPID (the first task of a container's pid namespace) are
+ * honoured: the new task always runs syscall_worker().
  */
 static pid_t spawn_worker(struct lkl_request *req, unsigned long flags,
 			  pid_t *pid)
@@ -279,7 +280,8 @@ static pid_t spawn_worker(struct lkl_request *req, unsigned long flags,
 		.set_tid = pid,
 		.set_tid_size = pid ? 1 : 0,
 		.flags = (flags & (CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
-				   CLONE_THREAD | CLONE_SYSVSEM)) |
+				   CLONE_THREAD | CLONE_SYSVSEM |
+				   CLONE_NEWPID)) |
 			 CLONE_VM | CLONE_UNTRACED,
 		.exit_signal = (flags & CLONE_THREAD) ? 0 : SIGCHLD,
 		.fn = syscall_worker,

@@ -104,6 +104,21 @@ void lkl_boot_thread(void *arg)
 	task_thread_exit();
 }
 
+/*
+ * The generic version copies the whole task, thread struct included: a fork
+ * that then fails before copy_thread() would release the parent's host
+ * semaphore with the child (arch_release_task_struct()). The child starts
+ * with no host resources of its own instead.
+ */
+int arch_dup_task_struct(struct task_struct *dst, struct task_struct *src)
+{
+	*dst = *src;
+	dst->thread.sched_sem = NULL;
+	dst->thread.exit_jb = NULL;
+	dst->thread.started = false;
+	return 0;
+}
+
 int copy_thread(struct task_struct *p, const struct kernel_clone_args *args)
 {
 	/* Only kernel-started tasks: nothing here ever forks a user context. */
