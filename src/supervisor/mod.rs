@@ -77,7 +77,7 @@ pub fn run(
 ) -> Result<i32, SupervisorError> {
     tracer::block_signals().map_err(setup_err("blocking signals"))?;
     // Before the kernel starts its threads, which inherit it.
-    tracer::affinity::settle();
+    tracer::affinity::settle(std::path::Path::new(tracer::affinity::CLAIMS_DIR));
     let spec = &bundle.spec;
     let process = spec.process().as_ref().ok_or(SupervisorError::NoProcess)?;
     let readonly = spec

@@ -15,6 +15,10 @@ use std::time::{Duration, Instant};
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 
+/// Where supervisors claim their CPUs: one place for the whole host, whatever `--root` each
+/// container has, since they all share the host's CPUs.
+pub const CLAIMS_DIR: &str = "/run/kbox-cpus";
+
 /// How long a guest may go without a served syscall before it is given back every CPU.
 const RELEASE_AFTER: Duration = Duration::from_millis(50);
 
@@ -22,15 +26,19 @@ const RELEASE_AFTER: Duration = Duration::from_millis(50);
 pub struct Affinity {
     home: CpuSet,
     allowed: CpuSet,
+    /// Held for the supervisor's lifetime: this CPU is taken (see `settle`).
+    _claim: Option<std::fs::File>,
 }
 
 /// The supervisor process's arrangement, settled once, before it starts any thread.
 static SETTLED: OnceLock<Option<Affinity>> = OnceLock::new();
 
 /// Settles the calling process on one CPU (see [`Affinity::settle_here`]); call it before
-/// starting threads, which inherit it. Later calls change nothing.
-pub fn settle() {
-    SETTLED.get_or_init(Affinity::settle_here);
+/// starting threads, which inherit it. Later calls change nothing. `claims` is a directory
+/// shared by the supervisors of one host ([`CLAIMS_DIR`]), where each claims its CPU with
+/// a lock file, so that containers started one after another spread over the CPUs.
+pub fn settle(claims: &std::path::Path) {
+    SETTLED.get_or_init(|| Affinity::settle_here(claims));
 }
 
 /// The arrangement [`settle`] made, if any.
@@ -40,9 +48,9 @@ pub fn settled() -> Option<&'static Affinity> {
 
 impl Affinity {
     /// Moves the calling process (its threads started from now on follow) to one CPU of the
-    /// ones it may use: the one it runs on, so that the host's placement of supervisors
-    /// spreads containers. None when that fails or there is only one CPU anyway.
-    fn settle_here() -> Option<Affinity> {
+    /// ones it may use: the first, from the one it runs on, that no other supervisor has
+    /// claimed (else the one it runs on). None when that fails or there is only one CPU.
+    fn settle_here(claims: &std::path::Path) -> Option<Affinity> {
         let allowed = sched_getaffinity(Pid::from_raw(0)).ok()?;
         let usable: Vec<usize> = (0..CpuSet::count())
             .filter(|&cpu| allowed.is_set(cpu).unwrap_or(false))
@@ -52,10 +60,16 @@ impl Affinity {
         }
         // SAFETY: sched_getcpu has no arguments and no preconditions.
         let current = unsafe { libc::sched_getcpu() };
-        let cpu = usize::try_from(current)
+        let start = usize::try_from(current)
             .ok()
-            .filter(|cpu| usable.contains(cpu))
-            .unwrap_or(usable[0]);
+            .and_then(|cpu| usable.iter().position(|&u| u == cpu))
+            .unwrap_or(0);
+        let mut order = usable[start..].iter().chain(&usable[..start]);
+        let claimed = order.find_map(|&cpu| claim(claims, cpu).map(|file| (cpu, file)));
+        let (cpu, claim) = match claimed {
+            Some((cpu, file)) => (cpu, Some(file)),
+            None => (usable[start], None),
+        };
         let mut home = CpuSet::new();
         home.set(cpu).ok()?;
         if let Err(e) = sched_setaffinity(Pid::from_raw(0), &home) {
@@ -63,7 +77,11 @@ impl Affinity {
             return None;
         }
         log::debug!("supervisor on CPU {cpu}");
-        Some(Affinity { home, allowed })
+        Some(Affinity {
+            home,
+            allowed,
+            _claim: claim,
+        })
     }
 
     /// Holds guest thread `tid` on the supervisor's CPU.
@@ -75,6 +93,21 @@ impl Affinity {
     fn release(&self, tid: i32) {
         let _ = sched_setaffinity(Pid::from_raw(tid), &self.allowed);
     }
+}
+
+/// Claims `cpu` for this supervisor: an exclusive lock on `cpu-N.lock` in `dir`, which the
+/// kernel drops when the supervisor exits. None if another supervisor holds it.
+fn claim(dir: &std::path::Path, cpu: usize) -> Option<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let _ = std::fs::create_dir_all(dir);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("cpu-{cpu}.lock")))
+        .ok()?;
+    // SAFETY: flock on an fd this function owns.
+    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+    locked.then_some(file)
 }
 
 /// Where one guest thread stands.
@@ -116,5 +149,25 @@ impl Placement {
             affinity.release(tid);
             self.held = false;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::claim;
+
+    #[test]
+    fn a_cpu_is_claimed_by_one_supervisor_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = claim(dir.path(), 0).expect("a free CPU can be claimed");
+        // flock locks belong to the open file description: a second open is another
+        // supervisor as far as the lock is concerned.
+        assert!(claim(dir.path(), 0).is_none(), "CPU 0 claimed twice");
+        assert!(claim(dir.path(), 1).is_some(), "CPU 1 is free");
+        drop(first);
+        assert!(
+            claim(dir.path(), 0).is_some(),
+            "CPU 0 not freed with its claim"
+        );
     }
 }
