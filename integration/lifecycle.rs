@@ -538,6 +538,74 @@ fn linux_devices_and_oom_score_adj_are_applied() {
 }
 
 #[test]
+fn a_directory_root_gets_the_containers_changes_back() {
+    // podman and containerd give the root as a directory: kbox runs from an image copied
+    // from it, and writes the container's changes back when it stops.
+    let env = Env::new();
+    let bundle = env.bundle(
+        "b",
+        &[
+            "sh",
+            "-c",
+            "echo new > /tmp/created; chmod 640 /tmp/created
+             echo changed > /tmp/changed; rm /tmp/removed; rm -r /tmp/tree
+             mkdir -p /made/deep; echo deep > /made/deep/file; ln -s /etc/hostname /made/link",
+        ],
+        |config| config["root"]["path"] = json!("rootfs"),
+    );
+    let rootfs = bundle.join("rootfs");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(busybox().join("rootfs"))
+        .arg(&rootfs)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let tmp = rootfs.join("tmp");
+    std::fs::write(tmp.join("changed"), "before\n").unwrap();
+    std::fs::write(tmp.join("removed"), "gone soon\n").unwrap();
+    std::fs::write(tmp.join("untouched"), "same\n").unwrap();
+    std::fs::create_dir_all(tmp.join("tree/sub")).unwrap();
+    std::fs::write(tmp.join("tree/sub/file"), "x").unwrap();
+    env.kbox(&["run", "--bundle", bundle.to_str().unwrap(), "w1"])
+        .expect_ok("run");
+
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::read_to_string(tmp.join("created")).unwrap(),
+        "new\n"
+    );
+    let mode = std::fs::metadata(tmp.join("created"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o640);
+    assert_eq!(
+        std::fs::read_to_string(tmp.join("changed")).unwrap(),
+        "changed\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(tmp.join("untouched")).unwrap(),
+        "same\n"
+    );
+    assert!(!tmp.join("removed").exists(), "a removed file came back");
+    assert!(!tmp.join("tree").exists(), "a removed tree came back");
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("made/deep/file")).unwrap(),
+        "deep\n"
+    );
+    assert_eq!(
+        std::fs::read_link(rootfs.join("made/link")).unwrap(),
+        Path::new("/etc/hostname")
+    );
+    assert!(
+        !rootfs.join("lost+found").exists(),
+        "the image's lost+found leaked"
+    );
+    env.assert_nothing_left();
+}
+
+#[test]
 fn run_detach_leaves_a_running_container() {
     let env = Env::new();
     let bundle = env.bundle("b", LONG_RUNNING, |_| {});

@@ -1,7 +1,7 @@
 //! Root filesystems given as directory trees (podman's overlay mount, containerd's
 //! snapshot) are copied into an ext4 image of the container's own with `mke2fs -d`: the
-//! container's kernel mounts block devices, not host directories. Changes the container
-//! makes stay in that image.
+//! container's kernel mounts block devices, not host directories. The container's changes
+//! are written back to the directory when it stops (`writeback`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

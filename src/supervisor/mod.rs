@@ -13,6 +13,7 @@ mod pump;
 mod rootfs;
 mod stdio;
 mod terminal;
+mod writeback;
 
 pub use stdio::MAX_PRESERVED_FDS;
 
@@ -85,6 +86,8 @@ pub fn run(
         .as_ref()
         .and_then(|r| r.readonly())
         .unwrap_or(false);
+    // A directory root gets the container's changes back at the end (writeback).
+    let copied_at = writeback::Since::now();
     let image_file = if bundle.root_is_dir {
         image::from_directory(&bundle.root_image, work_dir)?
     } else {
@@ -183,6 +186,20 @@ pub fn run(
     })();
 
     rootfs::unmount_spec(&kernel, &root, spec);
+    if bundle.root_is_dir && !readonly {
+        let report = writeback::write_back(&kernel, &root, &bundle.root_image, copied_at);
+        log::debug!(
+            "changes written back to {}: {report:?}",
+            bundle.root_image.display()
+        );
+        if report.failed > 0 {
+            log::warn!(
+                "{} changes of the container could not be written back to {}",
+                report.failed,
+                bundle.root_image.display()
+            );
+        }
+    }
     if let Err(e) = kernel.shutdown() {
         log::warn!("halting the container's kernel: {e}");
     }
