@@ -1857,3 +1857,77 @@ fn preserve_fds_refuses_closed_fds_and_listening_sockets() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     env.assert_nothing_left();
 }
+
+// createContainer and startContainer hooks: kbox runs them "in the container namespace",
+// which for a container with its own kernel means as processes of the container: the hook's
+// path is the image's, it sees the container's filesystem, and it gets the state on stdin.
+
+fn container_hook(script: &str) -> Value {
+    json!({"path": "/bin/sh", "args": ["sh", "-c", script]})
+}
+
+#[test]
+fn container_hooks_run_inside_the_container_with_the_state() {
+    let env = Env::new();
+    let bundle = env.bundle(
+        "b",
+        &["sh", "-c", "cat /tmp/created; echo; cat /tmp/started"],
+        |config| {
+            config["hooks"]["createContainer"] = json!([container_hook("cat > /tmp/created")]);
+            config["hooks"]["startContainer"] = json!([container_hook("cat > /tmp/started")]);
+        },
+    );
+    let done = env
+        .kbox(&["run", "--bundle", bundle.to_str().unwrap(), "hooks"])
+        .expect_ok("run");
+    // The hooks wrote into the container's filesystem (not the host's /tmp), where the first
+    // process read their stdin back: the state at each step.
+    let states: Vec<Value> = done
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(states.len(), 2, "{done:?}");
+    assert_eq!(
+        (states[0]["id"].as_str(), states[0]["status"].as_str()),
+        (Some("hooks"), Some("creating"))
+    );
+    assert_eq!(
+        (states[1]["id"].as_str(), states[1]["status"].as_str()),
+        (Some("hooks"), Some("created"))
+    );
+    assert_eq!(states[1]["bundle"].as_str(), bundle.to_str());
+    env.assert_nothing_left();
+}
+
+#[test]
+fn failing_container_hooks_fail_create_and_start() {
+    let env = Env::new();
+    let bundle = env.bundle("b", &["true"], |config| {
+        config["hooks"]["createContainer"] = json!([{"path": "/no/such/hook"}]);
+    });
+    env.kbox(&["create", "--bundle", bundle.to_str().unwrap(), "failing"])
+        .expect_error(&["createContainer hook /no/such/hook"]);
+    env.assert_nothing_left();
+
+    let bundle = env.bundle("c", &["true"], |config| {
+        config["hooks"]["startContainer"] = json!([container_hook("exit 3")]);
+    });
+    env.create(&bundle, "failing");
+    env.kbox(&["start", "failing"])
+        .expect_error(&["startContainer hook /bin/sh: exited with status 3"]);
+}
+
+#[test]
+fn a_container_hook_that_outlives_its_timeout_is_killed() {
+    let env = Env::new();
+    let bundle = env.bundle("b", &["true"], |config| {
+        config["hooks"]["createContainer"] =
+            json!([{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]);
+    });
+    let started = Instant::now();
+    env.kbox(&["create", "--bundle", bundle.to_str().unwrap(), "slow"])
+        .expect_error(&["killed after its timeout of 1s"]);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    env.assert_nothing_left();
+}
