@@ -205,6 +205,59 @@ fn podman_detached_container_is_listed_and_stopped() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "exited");
 }
 
+#[test]
+fn podman_keeps_a_containers_changes_across_runs_and_for_cp() {
+    // The container's writes reach its rootfs when it stops: a second start sees them, and
+    // so does `podman cp` from the stopped container.
+    let podman = Podman::new();
+    let out = run_with_timeout(
+        podman.command(&[
+            "run",
+            "--name",
+            "kb-changes",
+            &podman.image,
+            "sh",
+            "-c",
+            "echo $(( $(cat /runs 2>/dev/null || echo 0) + 1 )) > /runs; rm -f /bin/false; cat /runs",
+        ]),
+        Duration::from_secs(120),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "1\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_with_timeout(
+        podman.command(&["start", "-a", "kb-changes"]),
+        Duration::from_secs(120),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "2\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let copy = podman.dir.path().join("runs");
+    let out = run_with_timeout(
+        podman.command(&["cp", "kb-changes:/runs", copy.to_str().unwrap()]),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), "2\n");
+    let out = run_with_timeout(
+        podman.command(&["diff", "kb-changes"]),
+        Duration::from_secs(60),
+    );
+    let diff = String::from_utf8_lossy(&out.stdout);
+    assert!(diff.contains("A /runs"), "podman diff: {diff}");
+    assert!(diff.contains("D /bin/false"), "podman diff: {diff}");
+}
+
 /// A containerd daemon of the test's own, killed when dropped.
 struct Containerd {
     dir: tempfile::TempDir,
