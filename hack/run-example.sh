@@ -11,6 +11,7 @@ cargo build --locked --release
 bash hack/mkimage-busybox.sh
 bundle=$(mktemp -d)
 trap 'rm -rf "$bundle"' EXIT
-cp bundles/busybox/config.json "$bundle/"
+jq '.process.args = ["sh", "-c", "echo hello from a container on its own kernel: $(uname -sr); ps -o pid,comm"]' \
+  bundles/busybox/config.json >"$bundle/config.json"
 cp bundles/busybox/rootfs.img "$bundle/"
 ./target/release/kbox run --bundle "$bundle" "example-$$"
