@@ -14,8 +14,7 @@ use std::time::Duration;
 use nix::errno::Errno;
 use oci_spec::runtime::Hook;
 
-use super::{rootfs, setup_err, stdio, SupervisorError};
-use crate::lkl::Task;
+use super::{setup_err, stdio, SupervisorError};
 use crate::tracer::{self, ExitStatus, Program};
 
 /// A hook without a timeout may still not hang the container forever.
@@ -76,9 +75,7 @@ pub fn run(
         let [_, _, err] = own;
         let err2 = err.try_clone().map_err(host_err("duplicating stderr"))?;
         let mut io = stdio::Stdio::new([read_end, err, err2])?;
-        let task = Task::spawn_from_thread(0).map_err(setup_err("creating a hook's task"))?;
-        pid_ns.enter(&task)?;
-        rootfs::enter(&task, root)?;
+        let task = pid_ns.process_task(root)?;
         io.install(&task, &mut stdio::Preserved::default())?;
         let timeout = hook
             .timeout()

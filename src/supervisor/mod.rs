@@ -141,19 +141,14 @@ pub fn run(
             (false, _) => (Some(stdio::Stdio::new(stdio::Stdio::own_fds()?)?), None),
         };
         let mut preserved = stdio::Preserved::new(preserved_fds)?;
-        let task = kernel
-            .spawn_task(0)
-            .map_err(setup_err("creating the first process's task"))?;
-        pid_ns.enter(&task)?;
-        rootfs::enter(&task, &root)?;
+        let task = pid_ns.process_task(&root)?;
         if let Some(stdio) = &mut stdio {
             stdio.install(&task, &mut preserved)?;
         }
         if let Some(terminal) = &mut terminal {
             terminal.install(&task, &mut preserved)?;
         }
-        prepare_process(&task, process)?;
-        let program = resolve_program(&task, process)?;
+        let program = prepare(&task, process)?;
         let control = control_socket(work_dir, &root, pid_ns.clone())?;
         hooks::run(
             "createContainer",
@@ -229,20 +224,10 @@ fn control_socket(
             Terminal(terminal::Terminal),
         }
         let set_up = || -> Result<(Task, Program, tracer::Drain), SupervisorError> {
-            let terminal = process.terminal().unwrap_or(false);
             // The caller's stdin, stdout and stderr come first, unless the process has a
             // terminal; its preserved fds follow.
             let mut fds = fds;
-            let stdio_fds = if terminal {
-                Vec::new()
-            } else if fds.len() >= 3 {
-                fds.drain(..3).collect()
-            } else {
-                return Err(setup_err("exec needs stdin, stdout and stderr")(
-                    Errno::EINVAL,
-                ));
-            };
-            let io = match (terminal, console_socket) {
+            let io = match (process.terminal().unwrap_or(false), console_socket) {
                 // exec --tty: a pty of its own, its master sent to the caller's socket.
                 (true, Some(socket)) => Io::Terminal(terminal::Terminal::new(&root, socket)?),
                 (true, None) => {
@@ -251,18 +236,18 @@ fn control_socket(
                     ))
                 }
                 (false, _) => {
-                    let stdio_fds: [std::os::fd::OwnedFd; 3] =
-                        stdio_fds.try_into().map_err(|_| {
+                    let stdio_fds: [std::os::fd::OwnedFd; 3] = fds
+                        .drain(..fds.len().min(3))
+                        .collect::<Vec<_>>()
+                        .try_into()
+                        .map_err(|_| {
                             setup_err("exec needs stdin, stdout and stderr")(Errno::EINVAL)
                         })?;
                     Io::Pipes(stdio::Stdio::new(stdio_fds)?)
                 }
             };
             let mut preserved = stdio::Preserved::new(fds)?;
-            let task =
-                Task::spawn_from_thread(0).map_err(setup_err("creating the process's task"))?;
-            pid_ns.enter(&task)?;
-            rootfs::enter(&task, &root)?;
+            let task = pid_ns.process_task(&root)?;
             let drain: tracer::Drain = match io {
                 Io::Pipes(mut stdio) => {
                     stdio.install(&task, &mut preserved)?;
@@ -280,8 +265,7 @@ fn control_socket(
                     })
                 }
             };
-            prepare_process(&task, process)?;
-            let program = resolve_program(&task, process)?;
+            let program = prepare(&task, process)?;
             Ok((task, program, drain))
         };
         set_up().map_err(|e| e.to_string())
@@ -325,13 +309,21 @@ fn task_call(task: &Task, nr: i64, args: [i64; 6]) -> Result<i64, Errno> {
 }
 
 /// Applies process.cwd, user, capabilities and umask to the first process's task.
+/// Sets `task` up for `process` and finds its program there.
+fn prepare(task: &Task, process: &oci_spec::runtime::Process) -> Result<Program, SupervisorError> {
+    let limits = rlimits(process)?;
+    prepare_process(task, process, &limits)?;
+    resolve_program(task, process, limits)
+}
+
 fn prepare_process(
     task: &Task,
     process: &oci_spec::runtime::Process,
+    limits: &[(u32, u64, u64)],
 ) -> Result<(), SupervisorError> {
     // The limits that hold in the kernel (open files, file sizes, ...), while the task is
     // still privileged; the host process gets them too (Program::rlimits).
-    for (resource, soft, hard) in rlimits(process)? {
+    for &(resource, soft, hard) in limits {
         let limit = [soft, hard];
         task_call(
             task,
@@ -387,6 +379,7 @@ fn prepare_process(
 fn resolve_program(
     task: &Task,
     process: &oci_spec::runtime::Process,
+    rlimits: Vec<(u32, u64, u64)>,
 ) -> Result<Program, SupervisorError> {
     let args = process.args().clone().unwrap_or_default();
     let first = args.first().cloned().ok_or(SupervisorError::NoProcess)?;
@@ -432,7 +425,7 @@ fn resolve_program(
         oom_score_adj: process.oom_score_adj(),
         terminal_session: process.terminal().unwrap_or(false),
         no_new_privileges: process.no_new_privileges().unwrap_or(false),
-        rlimits: rlimits(process)?,
+        rlimits,
         path: cstr(&path)?,
         argv: args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?,
         env: env.iter().map(|e| cstr(e)).collect::<Result<_, _>>()?,

@@ -48,16 +48,21 @@ impl PidNamespace {
         Ok(PidNamespace { init, pidfd })
     }
 
-    /// Makes `task`'s future children (the task forked for a process once its host pid is
-    /// known) members of the namespace.
-    pub fn enter(&self, task: &Task) -> Result<(), SupervisorError> {
+    /// A task for one of the container's processes (the first, an exec'd one, a hook):
+    /// forked from the calling thread's (so it has the fds the supervisor opened for it),
+    /// its future children in the namespace (the task forked for the process once its host
+    /// pid is known), in the image's root `root`.
+    pub fn process_task(&self, root: &str) -> Result<Task, SupervisorError> {
+        let task =
+            Task::spawn_from_thread(0).map_err(setup_err("creating a container process's task"))?;
         task_call(
-            task,
+            &task,
             k::SETNS,
             [self.pidfd, i64::from(libc::CLONE_NEWPID), 0, 0, 0, 0],
         )
-        .map(drop)
-        .map_err(setup_err("entering the container's pid namespace"))
+        .map_err(setup_err("entering the container's pid namespace"))?;
+        super::rootfs::enter(&task, root)?;
+        Ok(task)
     }
 
     /// Mounts a proc filesystem at `target` (a path in the kernel's root) that shows the

@@ -54,11 +54,20 @@ const DEVICES: &[(&str, u32, u32, u32)] = &[
     ("tty", 5, 0, 0o666),
 ];
 
+/// The kernel's encoding of a device number (the new, 32-bit one).
+fn makedev(major: u32, minor: u32) -> u32 {
+    ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & !0xff) << 12)
+}
+
 fn populate_dev(kernel: &Kernel, dev: &str) -> Result<(), Errno> {
     for (name, major, minor, mode) in DEVICES {
         let path = CString::new(format!("{dev}/{name}")).map_err(|_| Errno::EINVAL)?;
-        let devno = ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & !0xff) << 12);
-        match kernel.mknodat(AT_FDCWD, &path, libc::S_IFCHR | mode, devno) {
+        match kernel.mknodat(
+            AT_FDCWD,
+            &path,
+            libc::S_IFCHR | mode,
+            makedev(*major, *minor),
+        ) {
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(e) => return Err(e),
         }
@@ -170,8 +179,7 @@ pub fn make_devices(kernel: &Kernel, root: &str, spec: &Spec) -> Result<(), Supe
                 ))(Errno::EINVAL))
             }
         };
-        let (major, minor) = (device.major() as u32, device.minor() as u32);
-        let devno = ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & !0xff) << 12);
+        let devno = makedev(device.major() as u32, device.minor() as u32);
         let mode = device.file_mode().unwrap_or(0o666) & 0o7777;
         let in_root = format!("{root}{path}");
         if let Some((parent, _)) = in_root.rsplit_once('/') {

@@ -491,11 +491,11 @@ impl Tracer {
                 }
                 // While calls are in flight, wake often enough to see signals for them.
                 // Also while guests are held on the supervisor's CPU, to release them soon.
-                let held = affinity::settled().is_some()
-                    && self.guests.values().any(|g| g.placement.held());
                 let timeout: u16 = if !self.in_flight.is_empty() {
                     20
-                } else if held {
+                } else if affinity::settled().is_some()
+                    && self.guests.values().any(|g| g.placement.held())
+                {
                     25
                 } else {
                     200
