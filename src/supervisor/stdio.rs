@@ -12,13 +12,49 @@ use super::pump::{self, End, KernelFd};
 use super::{setup_err, task_call, SupervisorError};
 use crate::lkl::{sysnr as k, thread_syscall, Task};
 
-/// How long the container's output may keep flowing after its first process exits.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the container's output (pipes, preserved fds, a terminal) may keep flowing
+/// after the process writing it exits.
+pub(super) const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Stdio {
     /// Kernel fds of the container's ends, in the supervisor's table until installed.
     inner: Option<[KernelFd; 3]>,
-    outputs: Vec<mpsc::Receiver<()>>,
+    outputs: Outputs,
+}
+
+/// The pumps that carry the container's output to the host, each reporting its end.
+#[derive(Default)]
+struct Outputs(Vec<mpsc::Receiver<()>>);
+
+impl Outputs {
+    /// A kernel pipe whose read end is pumped to `host`; returns the container's end.
+    fn pipe_to(&mut self, name: &str, host: OwnedFd) -> Result<KernelFd, SupervisorError> {
+        let (read_end, write_end) = pipe()?;
+        let (tx, rx) = mpsc::channel();
+        pump::spawn(name, move || {
+            pump::copy(End::Kernel(&read_end), End::Host(host.as_fd()), None);
+            drop(read_end);
+            let _ = tx.send(());
+        });
+        self.0.push(rx);
+        Ok(write_end)
+    }
+
+    /// Waits (a bounded time) for every pump to end.
+    fn drain(self) {
+        for rx in self.0 {
+            let _ = rx.recv_timeout(DRAIN_TIMEOUT);
+        }
+    }
+}
+
+/// A kernel pipe whose write end is fed from `host`; returns the container's end.
+fn pipe_from(name: &str, host: OwnedFd) -> Result<KernelFd, SupervisorError> {
+    let (read_end, write_end) = pipe()?;
+    pump::spawn(name, move || {
+        pump::copy(End::Host(host.as_fd()), End::Kernel(&write_end), None)
+    });
+    Ok(read_end)
 }
 
 /// A kernel pipe as (read end, write end).
@@ -46,28 +82,13 @@ impl Stdio {
     /// Pipes in the kernel (in the calling thread's task) pumped to and from `host`: the
     /// host fds to read the container's stdin from and write its stdout and stderr to.
     pub fn new(host: [OwnedFd; 3]) -> Result<Self, SupervisorError> {
-        let (stdin_read, stdin_write) = pipe()?;
-        let (stdout_read, stdout_write) = pipe()?;
-        let (stderr_read, stderr_write) = pipe()?;
         let [host_in, host_out, host_err] = host;
-        let mut outputs = Vec::new();
-        pump::spawn("stdin-pump", move || {
-            pump::copy(End::Host(host_in.as_fd()), End::Kernel(&stdin_write), None)
-        });
-        for (name, read_end, host_fd) in [
-            ("stdout-pump", stdout_read, host_out),
-            ("stderr-pump", stderr_read, host_err),
-        ] {
-            let (tx, rx) = mpsc::channel();
-            pump::spawn(name, move || {
-                pump::copy(End::Kernel(&read_end), End::Host(host_fd.as_fd()), None);
-                drop(read_end);
-                let _ = tx.send(());
-            });
-            outputs.push(rx);
-        }
+        let mut outputs = Outputs::default();
+        let stdin = pipe_from("stdin-pump", host_in)?;
+        let stdout = outputs.pipe_to("stdout-pump", host_out)?;
+        let stderr = outputs.pipe_to("stderr-pump", host_err)?;
         Ok(Stdio {
-            inner: Some([stdin_read, stdout_write, stderr_write]),
+            inner: Some([stdin, stdout, stderr]),
             outputs,
         })
     }
@@ -105,9 +126,7 @@ impl Stdio {
 
     /// Waits (a bounded time) for the container's output to drain.
     pub fn finish(self) {
-        for rx in self.outputs {
-            let _ = rx.recv_timeout(DRAIN_TIMEOUT);
-        }
+        self.outputs.drain();
     }
 }
 
@@ -157,7 +176,7 @@ pub const MAX_PRESERVED_FDS: usize = 64;
 #[derive(Default)]
 pub struct Preserved {
     inner: Vec<KernelFd>,
-    outputs: Vec<mpsc::Receiver<()>>,
+    outputs: Outputs,
 }
 
 impl Preserved {
@@ -176,22 +195,10 @@ impl Preserved {
             )?;
             let name = format!("fd{number}-pump");
             match flags & libc::O_ACCMODE {
-                libc::O_RDONLY => {
-                    let (read_end, write_end) = pipe()?;
-                    pump::spawn(&name, move || {
-                        pump::copy(End::Host(fd.as_fd()), End::Kernel(&write_end), None)
-                    });
-                    preserved.inner.push(read_end);
-                }
+                libc::O_RDONLY => preserved.inner.push(pipe_from(&name, fd)?),
                 libc::O_WRONLY => {
-                    let (read_end, write_end) = pipe()?;
-                    let (tx, rx) = mpsc::channel();
-                    pump::spawn(&name, move || {
-                        pump::copy(End::Kernel(&read_end), End::Host(fd.as_fd()), None);
-                        let _ = tx.send(());
-                    });
-                    preserved.outputs.push(rx);
-                    preserved.inner.push(write_end);
+                    let end = preserved.outputs.pipe_to(&name, fd)?;
+                    preserved.inner.push(end);
                 }
                 _ => {
                     let (ours, theirs) = socketpair()?;
@@ -220,7 +227,7 @@ impl Preserved {
                         );
                         let _ = tx.send(());
                     });
-                    preserved.outputs.push(rx);
+                    preserved.outputs.0.push(rx);
                     preserved.inner.push(theirs);
                 }
             }
@@ -235,9 +242,7 @@ impl Preserved {
 
     /// Waits (a bounded time) for what the container wrote to the preserved fds to drain.
     pub fn finish(self) {
-        for rx in self.outputs {
-            let _ = rx.recv_timeout(DRAIN_TIMEOUT);
-        }
+        self.outputs.drain();
     }
 }
 

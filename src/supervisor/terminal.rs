@@ -25,8 +25,6 @@ use crate::lkl::{sysnr as k, thread_syscall, Task, AT_FDCWD};
 /// How often the host terminal's size is copied to the container's.
 const WINSIZE_POLL: Duration = Duration::from_millis(200);
 
-/// How long the terminal's output may keep flowing after the process using it exits.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Terminal {
     /// The container's pty slave, in the supervisor's kernel fd table until installed.
@@ -203,7 +201,7 @@ impl Terminal {
     /// Waits (a bounded time) until every process has closed the container's side and the
     /// output has reached the host pty; the host side closes as this value drops.
     pub fn finish(self) {
-        let _ = self.output_done.recv_timeout(DRAIN_TIMEOUT);
+        let _ = self.output_done.recv_timeout(super::stdio::DRAIN_TIMEOUT);
     }
 }
 
