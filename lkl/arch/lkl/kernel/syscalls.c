@@ -556,14 +556,6 @@ long lkl_task_interrupt(void *handle)
 	return submit(0, NULL, interrupt_call, req);
 }
 
-/* lkl_task_exec() for a given task, naming it after the program (if not NULL). */
-long lkl_task_exec_on(void *handle, const char *name)
-{
-	struct exec_args ea = { .name = name };
-
-	return restart_to_eintr(call_on(handle, exec_call, &ea));
-}
-
 /*
  * lkl_task_exec_on() that also records the program's arguments and
  * environment (as /proc/PID/cmdline and environ show them: NUL-terminated
@@ -579,6 +571,12 @@ long lkl_task_exec_with(void *handle, const char *name, const char *args,
 	};
 
 	return restart_to_eintr(call_on(handle, exec_call, &ea));
+}
+
+/* lkl_task_exec() for a given task, naming it after the program (if not NULL). */
+long lkl_task_exec_on(void *handle, const char *name)
+{
+	return lkl_task_exec_with(handle, name, NULL, 0, NULL, 0);
 }
 
 long lkl_kernel_call(long (*fn)(void *), void *arg)
